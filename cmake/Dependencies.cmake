@@ -1,0 +1,27 @@
+# Third-party parts, all from distribution packages: Vulkan headers, volk (compiled in), cJSON.
+find_package(Vulkan REQUIRED COMPONENTS glslc)
+find_program(LSVK_SPIRV_VAL spirv-val REQUIRED)
+if(NOT Vulkan_GLSLC_EXECUTABLE)
+  message(FATAL_ERROR "glslc not found: install shaderc (Debian: apt-get install glslc)")
+endif()
+
+find_path(LSVK_VOLK_DIR volk.c PATHS /usr/include /usr/local/include
+  DOC "Directory holding volk.c and volk.h (Debian: libvulkan-volk-dev)")
+if(NOT LSVK_VOLK_DIR)
+  message(FATAL_ERROR "volk.c not found: install libvulkan-volk-dev or set LSVK_VOLK_DIR")
+endif()
+
+find_package(PkgConfig QUIET)
+if(PKG_CONFIG_FOUND)
+  pkg_check_modules(CJSON QUIET IMPORTED_TARGET libcjson)
+endif()
+if(TARGET PkgConfig::CJSON)
+  set(LSVK_CJSON_TARGET PkgConfig::CJSON)
+else()
+  find_path(CJSON_INCLUDE_DIR cjson/cJSON.h REQUIRED)
+  find_library(CJSON_LIBRARY cjson REQUIRED)
+  add_library(lsvk_cjson INTERFACE)
+  target_include_directories(lsvk_cjson INTERFACE ${CJSON_INCLUDE_DIR})
+  target_link_libraries(lsvk_cjson INTERFACE ${CJSON_LIBRARY})
+  set(LSVK_CJSON_TARGET lsvk_cjson)
+endif()
