@@ -7,11 +7,36 @@
 
 #if defined(_WIN32)
 #include <windows.h>
+static PFN_vkGetInstanceProcAddr open_loader(void) {
+    HMODULE m = LoadLibraryA("vulkan-1.dll");
+    return m ? (PFN_vkGetInstanceProcAddr)(void (*)(void))GetProcAddress(m, "vkGetInstanceProcAddr") : NULL;
+}
 static SRWLOCK g_lock = SRWLOCK_INIT;
 #define LOCK() AcquireSRWLockExclusive(&g_lock)
 #define UNLOCK() ReleaseSRWLockExclusive(&g_lock)
 #else
+#include <dlfcn.h>
 #include <pthread.h>
+static PFN_vkGetInstanceProcAddr open_loader(void) {
+#if defined(__APPLE__)
+    static const char *names[] = {"libvulkan.dylib", "libvulkan.1.dylib", "libMoltenVK.dylib"};
+#else
+    static const char *names[] = {"libvulkan.so.1", "libvulkan.so"};
+#endif
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        void *m = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (!m) continue;
+        /* The handle stays open for the life of the process, as volk's globals point into it. */
+        void *f = dlsym(m, "vkGetInstanceProcAddr");
+        if (f) {
+            PFN_vkGetInstanceProcAddr gipa;
+            memcpy(&gipa, &f, sizeof gipa); /* object pointer to function pointer, without a cast warning */
+            return gipa;
+        }
+        dlclose(m);
+    }
+    return NULL;
+}
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 #define LOCK() pthread_mutex_lock(&g_lock)
 #define UNLOCK() pthread_mutex_unlock(&g_lock)
@@ -20,14 +45,19 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool g_loaded;
 
 /* volk keeps its entry points in globals, so loading happens once per process; instance-level
- * entry points go through the loader's trampolines and so serve every instance. */
+ * entry points go through the loader's trampolines and so serve every instance. The loader is
+ * opened here rather than by volkInitialize, which calls through a NULL vkGetInstanceProcAddr
+ * when a library of the right name exports none. */
 lsvk_status lsvk__load_vulkan(void *gipa) {
     LOCK();
     lsvk_status s = LSVK_SUCCESS;
     if (!g_loaded) {
-        if (gipa) {
-            volkInitializeCustom((PFN_vkGetInstanceProcAddr)gipa);
-        } else if (volkInitialize() != VK_SUCCESS) {
+        PFN_vkGetInstanceProcAddr f = NULL;
+        if (gipa) memcpy(&f, &gipa, sizeof f);
+        else f = open_loader();
+        if (f) {
+            volkInitializeCustom(f);
+        } else {
             s = lsvk__fail(NULL, LSVK_ERROR_NO_DEVICE,
                            "no Vulkan loader found (libvulkan.so.1 / vulkan-1.dll / "
                            "libvulkan.dylib): install one, e.g. Debian's libvulkan1 with "
