@@ -100,7 +100,8 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
     TU_CHECK(after - before <= (64ull << 20), "200 small tensors took %llu bytes of blocks",
              (unsigned long long)(after - before));
 
-    /* round trip at shapes of every rank, through whatever path (mapped or staging) */
+    /* round trip at shapes of every rank, through whatever path (mapped, or staging with
+     * LSVK_FORCE_STAGING=1) */
     for (uint32_t rank = 1; rank <= 4; rank++) {
         int64_t s[4];
         size_t n = 1;
@@ -118,6 +119,18 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
         TU_CHECK(memcmp(in, out, n * sizeof *in) == 0, "round trip rank %u", rank);
         TU_STATUS(lsvk_tensor_upload(t, in, n * sizeof *in + 4), LSVK_ERROR_SHAPE);
         TU_STATUS(lsvk_tensor_download(t, NULL, n * sizeof *in), LSVK_ERROR_INVALID_ARGUMENT);
+        lsvk_tensor_destroy(t);
+        free(in);
+        free(out);
+    }
+    /* larger than one staging chunk (64 MiB): the copy goes in pieces */
+    int64_t nbig = (70 << 20) / 4;
+    if ((uint64_t)nbig * 4 <= d->max_storage_buffer_range) {
+        float *in = malloc((size_t)nbig * 4), *out = malloc((size_t)nbig * 4);
+        for (int64_t i = 0; i < nbig; i++) in[i] = (float)(i % 100003);
+        t = tu_tensor(ctx, 1, &nbig, in);
+        TU_OK(lsvk_tensor_download(t, out, (size_t)nbig * 4));
+        TU_CHECK(memcmp(in, out, (size_t)nbig * 4) == 0, "70 MiB round trip");
         lsvk_tensor_destroy(t);
         free(in);
         free(out);

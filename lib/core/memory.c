@@ -39,10 +39,13 @@ lsvk_status lsvk__memory_init(lsvk_context *ctx) {
     int t = -1;
     bool uma = ctx->info.type == LSVK_DEVICE_TYPE_INTEGRATED ||
                ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    if (uma) t = find_type(&mp, req.memoryTypeBits, local | host);
+    /* LSVK_FORCE_STAGING=1 takes the discrete-GPU path on any device, so UMA machines test it. */
+    const char *force = getenv("LSVK_FORCE_STAGING");
+    bool staging = force && *force && strcmp(force, "0") != 0;
+    if (uma && !staging) t = find_type(&mp, req.memoryTypeBits, local | host);
     ctx->direct_map = t >= 0;
     if (t < 0) t = find_type(&mp, req.memoryTypeBits, local);
-    if (t < 0) {
+    if (t < 0 && !staging) {
         t = find_type(&mp, req.memoryTypeBits, host);
         ctx->direct_map = t >= 0;
     }
