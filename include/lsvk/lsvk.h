@@ -239,6 +239,49 @@ LSVK_API lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsv
 /* GELU, exact erf form: y = x/2 (1 + erf(x/sqrt 2)). y may be x. */
 LSVK_API lsvk_status lsvk_gelu(lsvk_cmd *cmd, const lsvk_tensor *x, lsvk_tensor *y);
 
+/* ---------------------------------------------------------------- attention */
+
+enum { LSVK_ATTENTION_CAUSAL = 1u << 0 };
+
+/* Full softmax attention, fused (flash-style tiles over keys; no N x N matrix in memory):
+ * out = softmax(Q K^T / sqrt(dh)) V for q, k, v, out of shape [B,H,N,dh] (dh <= 256).
+ * mask [B,N] (may be NULL): 1 = real token, 0 = padding; padded keys get probability 0 and rows of
+ * padded queries are 0. LSVK_ATTENTION_CAUSAL masks key j > query i. */
+LSVK_API lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tensor *k,
+                                    const lsvk_tensor *v, const lsvk_tensor *mask, uint32_t flags,
+                                    lsvk_tensor *out);
+
+/* Bidirectional long-short attention layer (Transformer-LS, the official
+ * lra/attention_transformer_ls.py AttentionLS). */
+typedef struct lsvk_ls_config {
+    uint32_t dim;          /* D = heads * head_dim */
+    uint32_t heads;        /* H */
+    uint32_t head_dim;     /* dh, 1..256 */
+    uint32_t window;       /* w: segment length of the sliding window; 0 = no window */
+    uint32_t landmarks;    /* r: dynamically projected keys/values; 0 = none */
+    int32_t conv_kernel;   /* K: depthwise conv on V along the sequence, odd; <= 0 = none */
+    int32_t cls;           /* 1: pooling_mode "cls" (token 0 is the CLS token) */
+} lsvk_ls_config;
+
+typedef struct lsvk_ls_layer lsvk_ls_layer;
+typedef struct lsvk_safetensors lsvk_safetensors; /* see the safetensors section below */
+
+LSVK_API lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config,
+                                          lsvk_ls_layer **out);
+LSVK_API void lsvk_ls_layer_destroy(lsvk_ls_layer *layer);
+/* Sets one parameter by the reference's state_dict name ("W_q.weight", "dual_ln_s.bias",
+ * "dconv_fc.weight", "conv.weight", ...); count must match its shape. */
+LSVK_API lsvk_status lsvk_ls_layer_set_weight(lsvk_ls_layer *layer, const char *name,
+                                              const float *data, size_t count);
+/* Sets every parameter from a safetensors file (names after prefix, which may be NULL). */
+LSVK_API lsvk_status lsvk_ls_layer_load(lsvk_ls_layer *layer, const lsvk_safetensors *st,
+                                        const char *prefix);
+/* out[B,N0,D] = layer(x[B,N0,D]) with mask [B,N0] (1 = real, 0 = padding at the end of a row;
+ * NULL = all real). N = N0 (N0 - 1 with cls) must be a multiple of the window. Every parameter
+ * must have been set. */
+LSVK_API lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *layer, const lsvk_tensor *x,
+                                     const lsvk_tensor *mask, lsvk_tensor *out);
+
 /* ---------------------------------------------------------------- safetensors */
 
 typedef struct lsvk_safetensors lsvk_safetensors;

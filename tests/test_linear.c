@@ -1,0 +1,222 @@
+/* lsvk_linear against lsvk_ref_linear: edge shapes, shapes off every tile size, leading dims,
+ * with and without bias, a 1000^3 product, bad arguments, and a chain of ops recorded into one
+ * sequence (linear -> gelu in place -> layernorm -> softmax in place -> linear overwriting the
+ * first input) compared with the chained reference. */
+#include "testutil.h"
+#include "ref/ref.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOL 1e-5
+
+static tu_rng g_rng;
+
+static int64_t numel_of(uint32_t rank, const int64_t *shape) {
+    int64_t n = 1;
+    for (uint32_t i = 0; i < rank; i++) n *= shape[i];
+    return n;
+}
+
+/* A tensor holding NaN, so that elements an op fails to write show. */
+static lsvk_tensor *poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
+    size_t n = (size_t)numel_of(rank, shape);
+    float *nan = malloc(n * sizeof *nan);
+    tu_poison(nan, n);
+    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
+    free(nan);
+    return t;
+}
+
+static float *randn(size_t n, float scale) {
+    float *p = malloc(n * sizeof *p);
+    tu_fill_randn(&g_rng, p, n, scale);
+    return p;
+}
+
+/* x has shape xshape (rank >= 1, last dim K); w [N, K]; y has x's leading dims and N. */
+static void check_linear(lsvk_context *ctx, uint32_t rank, const int64_t *xshape, int64_t N,
+                         int bias) {
+    int64_t K = xshape[rank - 1];
+    int64_t M = numel_of(rank, xshape) / K;
+    int64_t wshape[2] = {N, K}, yshape[LSVK_MAX_RANK];
+    for (uint32_t i = 0; i < rank; i++) yshape[i] = xshape[i];
+    yshape[rank - 1] = N;
+
+    float *x = randn((size_t)(M * K), 1.0f);
+    float *w = randn((size_t)(N * K), 1.0f / sqrtf((float)K));
+    float *b = bias ? randn((size_t)N, 1.0f) : NULL;
+    float *y = malloc((size_t)(M * N) * sizeof *y);
+    double *ref = malloc((size_t)(M * N) * sizeof *ref);
+
+    lsvk_tensor *tx = tu_tensor(ctx, rank, xshape, x);
+    lsvk_tensor *tw = tu_tensor(ctx, 2, wshape, w);
+    lsvk_tensor *tb = bias ? tu_tensor(ctx, 1, &N, b) : NULL;
+    lsvk_tensor *ty = poisoned(ctx, rank, yshape);
+    char what[128];
+    snprintf(what, sizeof what, "M=%lld N=%lld K=%lld rank=%u bias=%d", (long long)M,
+             (long long)N, (long long)K, rank, bias);
+    if (TU_OK(lsvk_linear(NULL, tx, tw, tb, ty)) &&
+        TU_OK(lsvk_tensor_download(ty, y, (size_t)(M * N) * sizeof *y))) {
+        lsvk_ref_linear(x, w, b, M, N, K, ref);
+        double err = tu_rel_err(y, ref, (size_t)(M * N));
+        printf("linear %s: rel err %.3g\n", what, err);
+        TU_CHECK(err <= TOL, "linear %s: rel err %g", what, err);
+    }
+    lsvk_tensor_destroy(tx);
+    lsvk_tensor_destroy(tw);
+    lsvk_tensor_destroy(tb);
+    lsvk_tensor_destroy(ty);
+    free(x);
+    free(w);
+    free(b);
+    free(y);
+    free(ref);
+}
+
+static void check_shapes(lsvk_context *ctx) {
+    int64_t s1[1] = {1};
+    check_linear(ctx, 1, s1, 1, 0);
+    int64_t s11[2] = {1, 1};
+    check_linear(ctx, 2, s11, 1, 1);
+    int64_t s37[2] = {37, 65};
+    check_linear(ctx, 2, s37, 129, 0);
+    check_linear(ctx, 2, s37, 129, 1);
+    int64_t big[2] = {1000, 1000};
+    check_linear(ctx, 2, big, 1000, 1);
+    /* one row (decode), tall-and-thin, K not a multiple of the slab, leading dims */
+    int64_t row[1] = {300};
+    check_linear(ctx, 1, row, 77, 1);
+    int64_t few[2] = {3, 100};
+    check_linear(ctx, 2, few, 300, 1);
+    int64_t some[3] = {3, 4, 70};
+    check_linear(ctx, 3, some, 33, 1);
+    int64_t thin[2] = {513, 3};
+    check_linear(ctx, 2, thin, 5, 1);
+    int64_t lead3[3] = {2, 17, 33};
+    check_linear(ctx, 3, lead3, 65, 1);
+    int64_t lead4[4] = {2, 3, 5, 40};
+    check_linear(ctx, 4, lead4, 24, 0);
+    for (int i = 0; i < 6; i++) {
+        uint32_t rank = (uint32_t)tu_randint(&g_rng, 1, 4);
+        int64_t shape[4];
+        for (uint32_t d = 0; d + 1 < rank; d++) shape[d] = tu_randint(&g_rng, 1, rank == 2 ? 200 : 9);
+        shape[rank - 1] = tu_randint(&g_rng, 1, 260);
+        check_linear(ctx, rank, shape, tu_randint(&g_rng, 1, 260), tu_randint(&g_rng, 0, 1));
+    }
+}
+
+static void check_bad(lsvk_context *ctx) {
+    int64_t xs[2] = {4, 8}, ws[2] = {6, 8}, ys[2] = {4, 6}, bs = 6;
+    int64_t ws_bad[2] = {6, 7}, ys_bad[2] = {4, 5}, ys_lead[2] = {3, 6}, bs_bad = 5;
+    int64_t y3[3] = {1, 4, 6}, w3[3] = {1, 6, 8};
+    lsvk_tensor *x = tu_tensor(ctx, 2, xs, NULL), *w = tu_tensor(ctx, 2, ws, NULL);
+    lsvk_tensor *y = tu_tensor(ctx, 2, ys, NULL), *b = tu_tensor(ctx, 1, &bs, NULL);
+    lsvk_tensor *w_bad = tu_tensor(ctx, 2, ws_bad, NULL), *y_bad = tu_tensor(ctx, 2, ys_bad, NULL);
+    lsvk_tensor *y_lead = tu_tensor(ctx, 2, ys_lead, NULL), *b_bad = tu_tensor(ctx, 1, &bs_bad, NULL);
+    lsvk_tensor *y_rank = tu_tensor(ctx, 3, y3, NULL), *w_rank = tu_tensor(ctx, 3, w3, NULL);
+    lsvk_tensor *sq = tu_tensor(ctx, 2, (int64_t[]){8, 8}, NULL);
+
+    TU_STATUS(lsvk_linear(NULL, NULL, w, b, y), LSVK_ERROR_INVALID_ARGUMENT);
+    TU_STATUS(lsvk_linear(NULL, x, NULL, b, y), LSVK_ERROR_INVALID_ARGUMENT);
+    TU_STATUS(lsvk_linear(NULL, x, w, b, NULL), LSVK_ERROR_INVALID_ARGUMENT);
+    TU_STATUS(lsvk_linear(NULL, NULL, NULL, NULL, NULL), LSVK_ERROR_INVALID_ARGUMENT);
+    TU_STATUS(lsvk_linear(NULL, x, w_bad, b, y), LSVK_ERROR_SHAPE);
+    TU_STATUS(lsvk_linear(NULL, x, w, b, y_bad), LSVK_ERROR_SHAPE);
+    TU_STATUS(lsvk_linear(NULL, x, w, b, y_lead), LSVK_ERROR_SHAPE);
+    TU_STATUS(lsvk_linear(NULL, x, w, b_bad, y), LSVK_ERROR_SHAPE);
+    TU_STATUS(lsvk_linear(NULL, x, w, b, y_rank), LSVK_ERROR_SHAPE);
+    TU_STATUS(lsvk_linear(NULL, x, w_rank, b, y), LSVK_ERROR_SHAPE);
+    /* the message names both shapes */
+    lsvk_linear(NULL, x, w_bad, b, y);
+    const char *msg = lsvk_last_error();
+    TU_CHECK(strstr(msg, "[4,8]") && strstr(msg, "[6,7]"), "shape message: %s", msg);
+    TU_CHECK(strstr(lsvk_context_error(ctx), "[6,7]"), "context message: %s", lsvk_context_error(ctx));
+    /* y aliasing an input */
+    TU_STATUS(lsvk_linear(NULL, sq, sq, NULL, sq), LSVK_ERROR_INVALID_ARGUMENT);
+
+    /* a tensor of another context */
+    lsvk_context *other = tu_context();
+    lsvk_tensor *ow = tu_tensor(other, 2, ws, NULL);
+    TU_STATUS(lsvk_linear(NULL, x, ow, b, y), LSVK_ERROR_INVALID_ARGUMENT);
+    lsvk_cmd *ocmd = NULL;
+    if (TU_OK(lsvk_cmd_create(other, 0, &ocmd)))
+        TU_STATUS(lsvk_linear(ocmd, x, w, b, y), LSVK_ERROR_INVALID_ARGUMENT);
+    lsvk_cmd_destroy(ocmd);
+    lsvk_tensor_destroy(ow);
+    TU_CHECK(lsvk_context_validation_messages(other) == 0, "validation messages on 2nd context");
+    lsvk_context_destroy(other);
+
+    lsvk_tensor *ts[] = {x, w, y, b, w_bad, y_bad, y_lead, b_bad, y_rank, w_rank, sq};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) lsvk_tensor_destroy(ts[i]);
+}
+
+/* x0 [R, D] -> h = linear(x0, w1, b1) [R, H] -> gelu(h) in place -> n = layernorm(h) ->
+ * softmax(n) in place -> x0 = linear(n, w2) (overwrites what the first linear read). Recorded
+ * into one sequence, submitted once; then re-recorded and submitted again on the new x0. */
+static void check_chain(lsvk_context *ctx) {
+    const int64_t R = 45, D = 70, H = 131;
+    int64_t xs[3] = {3, 15, D}, hs[3] = {3, 15, H}, w1s[2] = {H, D}, w2s[2] = {D, H};
+    float *x0 = randn((size_t)(R * D), 1.0f);
+    float *w1 = randn((size_t)(H * D), 1.0f / sqrtf((float)D));
+    float *b1 = randn((size_t)H, 0.5f);
+    float *lw = randn((size_t)H, 1.0f);
+    float *lb = randn((size_t)H, 1.0f);
+    float *w2 = randn((size_t)(D * H), 1.0f);
+    lsvk_tensor *tx = tu_tensor(ctx, 3, xs, x0), *tw1 = tu_tensor(ctx, 2, w1s, w1);
+    lsvk_tensor *tb1 = tu_tensor(ctx, 1, &H, b1), *tlw = tu_tensor(ctx, 1, &H, lw);
+    lsvk_tensor *tlb = tu_tensor(ctx, 1, &H, lb), *tw2 = tu_tensor(ctx, 2, w2s, w2);
+    lsvk_tensor *th = poisoned(ctx, 3, hs), *tn = poisoned(ctx, 3, hs);
+
+    double *dh = malloc((size_t)(R * H) * sizeof *dh), *dx = malloc((size_t)(R * D) * sizeof *dx);
+    float *fh = malloc((size_t)(R * H) * sizeof *fh), *fx = malloc((size_t)(R * D) * sizeof *fx);
+    float *got = malloc((size_t)(R * H) * sizeof *got);
+
+    lsvk_cmd *cmd = NULL;
+    if (!TU_OK(lsvk_cmd_create(ctx, 0, &cmd))) goto done;
+    for (int round = 0; round < 2; round++) {
+        if (round) TU_OK(lsvk_cmd_reset(cmd));
+        TU_OK(lsvk_linear(cmd, tx, tw1, tb1, th));
+        TU_OK(lsvk_gelu(cmd, th, th));
+        TU_OK(lsvk_layernorm(cmd, th, tlw, tlb, 0.0f, tn));
+        TU_OK(lsvk_softmax(cmd, tn, NULL, tn));
+        TU_OK(lsvk_linear(cmd, tn, tw2, NULL, tx));
+        TU_CHECK(lsvk_cmd_dispatch_count(cmd) == 5, "dispatch count %u", lsvk_cmd_dispatch_count(cmd));
+        if (!TU_OK(lsvk_cmd_submit(cmd))) break;
+
+        /* the reference, rounding to float between ops as the device stores */
+        lsvk_ref_linear(x0, w1, b1, R, H, D, dh);
+        for (int64_t i = 0; i < R * H; i++) fh[i] = (float)lsvk_ref_gelu1((double)(float)dh[i]);
+        lsvk_ref_layernorm(fh, lw, lb, R, H, 1e-5, dh);
+        lsvk_ref_to_float(dh, R * H, fh);
+        lsvk_ref_softmax(fh, NULL, 0, R, H, dh);
+        lsvk_ref_to_float(dh, R * H, fh);
+        lsvk_ref_linear(fh, w2, NULL, R, D, H, dx);
+
+        TU_OK(lsvk_tensor_download(tn, got, (size_t)(R * H) * sizeof *got));
+        double e1 = tu_rel_err(got, dh, (size_t)(R * H));
+        TU_OK(lsvk_tensor_download(tx, fx, (size_t)(R * D) * sizeof *fx));
+        double e2 = tu_rel_err(fx, dx, (size_t)(R * D));
+        printf("chain round %d: softmax rel err %.3g, final rel err %.3g\n", round, e1, e2);
+        TU_CHECK(e1 <= TOL && e2 <= TOL, "chain round %d: rel err %g, %g", round, e1, e2);
+        /* the next round starts from this round's output */
+        for (int64_t i = 0; i < R * D; i++) x0[i] = fx[i];
+    }
+done:
+    lsvk_cmd_destroy(cmd);
+    lsvk_tensor *ts[] = {tx, tw1, tb1, tlw, tlb, tw2, th, tn};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) lsvk_tensor_destroy(ts[i]);
+    free(x0), free(w1), free(b1), free(lw), free(lb), free(w2);
+    free(dh), free(dx), free(fh), free(fx), free(got);
+}
+
+int main(void) {
+    g_rng = tu_rng_make(tu_seed());
+    lsvk_context *ctx = tu_context();
+    check_shapes(ctx);
+    check_bad(ctx);
+    check_chain(ctx);
+    return tu_finish(ctx);
+}
