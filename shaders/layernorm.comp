@@ -7,8 +7,14 @@
 // y may be x: every element is read in the reduction passes, which end with a barrier, before
 // the invocation that read it writes it.
 //
+// Rows need not be contiguous: logical row i is part i % sub of token i / sub, starting at
+// token * stride + offset + part * C (plain LayerNorm: sub 1, stride C, offset 0). Tokens with
+// token % skip == 0 are left alone when skip > 0. The long-short layers use this for DualLN on
+// the K and V slices of their fused projection, leaving a CLS token's raw K/V untouched.
+//
 // spec 0: workgroup size, a power of two.
-// push: rows, C, flags (bit 0: weight present, bit 1: bias present), eps.
+// push: rows, C, flags (bit 0: weight present, bit 1: bias present), eps, stride, offset, sub,
+// skip.
 #include "rows.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -23,6 +29,10 @@ layout(push_constant) uniform Push {
     uint C;
     uint flags;
     float eps;
+    uint stride;
+    uint offset;
+    uint sub;
+    uint skip;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -55,7 +65,9 @@ void main() {
     bool has_w = (pc.flags & 1u) != 0u;
     bool has_b = (pc.flags & 2u) != 0u;
     for (uint row = lsvk_group_index(); row < pc.rows; row += lsvk_group_count()) {
-        uint base = row * C;
+        uint token = row / pc.sub;
+        if (pc.skip > 0u && token % pc.skip == 0u) continue; // uniform: the row is the workgroup's
+        uint base = token * pc.stride + pc.offset + (row % pc.sub) * C;
         float s = 0.0;
         for (uint c = t; c < C; c += WG) s += x[base + c];
         float mean0 = wg_sum(vec2(s, 0.0)).x / fc;

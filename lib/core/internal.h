@@ -51,6 +51,9 @@ struct lsvk_tensor {
     uint64_t alloc_size;     /* bytes reserved (aligned) */
 };
 
+/* Writes bytes at a byte offset inside a tensor (same rules as lsvk_tensor_upload). */
+lsvk_status lsvk__tensor_upload_range(lsvk_tensor *t, uint64_t offset, const void *data, uint64_t bytes);
+
 /* A small zero-filled tensor to bind where an optional input is absent. */
 const lsvk_tensor *lsvk__dummy_tensor(lsvk_context *ctx);
 

@@ -364,10 +364,10 @@ static void record_copy(lsvk_context *ctx, VkCommandBuffer cb, void *user) {
                                  0, 1, &mb, 0, NULL, 0, NULL);
 }
 
-static lsvk_status transfer(lsvk_context *ctx, const lsvk_tensor *t, void *host, uint64_t bytes,
-                            bool to_device) {
+static lsvk_status transfer(lsvk_context *ctx, const lsvk_tensor *t, uint64_t at, void *host,
+                            uint64_t bytes, bool to_device) {
     if (ctx->direct_map) {
-        char *dev = (char *)t->block->mapped + t->offset;
+        char *dev = (char *)t->block->mapped + t->offset + at;
         if (to_device) memcpy(dev, host, bytes);
         else memcpy(host, dev, bytes);
         return LSVK_SUCCESS;
@@ -380,11 +380,11 @@ static lsvk_status transfer(lsvk_context *ctx, const lsvk_tensor *t, void *host,
             memcpy(ctx->staging_mapped, (char *)host + done, n);
             j.src = ctx->staging_buffer;
             j.dst = t->block->buffer;
-            j.region = (VkBufferCopy){0, t->offset + done, n};
+            j.region = (VkBufferCopy){0, t->offset + at + done, n};
         } else {
             j.src = t->block->buffer;
             j.dst = ctx->staging_buffer;
-            j.region = (VkBufferCopy){t->offset + done, 0, n};
+            j.region = (VkBufferCopy){t->offset + at + done, 0, n};
         }
         LSVK_TRY(lsvk__one_shot(ctx, record_copy, &j));
         if (!to_device) memcpy((char *)host + done, ctx->staging_mapped, n);
@@ -404,12 +404,19 @@ static lsvk_status check_transfer(const lsvk_tensor *t, const void *data, size_t
 
 lsvk_status lsvk_tensor_upload(lsvk_tensor *t, const void *data, size_t bytes) {
     LSVK_TRY(check_transfer(t, data, bytes, "tensor_upload"));
-    return transfer(t->ctx, t, (void *)data, bytes, true);
+    return transfer(t->ctx, t, 0, (void *)data, bytes, true);
+}
+
+lsvk_status lsvk__tensor_upload_range(lsvk_tensor *t, uint64_t offset, const void *data, uint64_t bytes) {
+    if (offset > t->bytes || bytes > t->bytes - offset)
+        return lsvk__fail(t->ctx, LSVK_ERROR_INVALID_ARGUMENT, "upload of %llu bytes at %llu past a %llu-byte tensor",
+                          (unsigned long long)bytes, (unsigned long long)offset, (unsigned long long)t->bytes);
+    return transfer(t->ctx, t, offset, (void *)data, bytes, true);
 }
 
 lsvk_status lsvk_tensor_download(const lsvk_tensor *t, void *data, size_t bytes) {
     LSVK_TRY(check_transfer(t, data, bytes, "tensor_download"));
-    return transfer(t->ctx, t, data, bytes, false);
+    return transfer(t->ctx, t, 0, data, bytes, false);
 }
 
 const lsvk_tensor *lsvk__dummy_tensor(lsvk_context *ctx) { return ctx->dummy; }

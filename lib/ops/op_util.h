@@ -88,6 +88,13 @@ static inline void lsvk__grid_2d(const lsvk_context *ctx, uint64_t count, uint32
     groups[2] = 1;
 }
 
+/* Push constants of shaders/layernorm.comp (strided rows; see the shader). */
+typedef struct lsvk__layernorm_push {
+    uint32_t rows, C, flags;
+    float eps;
+    uint32_t stride, offset, sub, skip;
+} lsvk__layernorm_push;
+
 /* Largest power of two <= v (v >= 1). */
 static inline uint32_t lsvk__pow2_floor(uint32_t v) {
     uint32_t p = 1;

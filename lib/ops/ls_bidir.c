@@ -1,0 +1,443 @@
+/* The bidirectional long-short attention layer (official lra/attention_transformer_ls.py
+ * AttentionLS): one fused projection, DualLN, the dynamic projection as a split reduction over the
+ * sequence, the fused window + landmark attention, CLS pooling, the conv on V and W_o. */
+#include "ops/op_util.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+LSVK_DECLARE_SHADER(layernorm);
+LSVK_DECLARE_SHADER(ls_project_partial);
+LSVK_DECLARE_SHADER(split_combine);
+LSVK_DECLARE_SHADER(ls_window_attn);
+LSVK_DECLARE_SHADER(ls_cls_partial);
+LSVK_DECLARE_SHADER(ls_conv);
+
+/* Parameters by reference name. The q/k/v/dconv weights and biases go to row blocks of one fused
+ * projection [E = 3D + H*r, D], so X is read once for all four. */
+enum { P_WQ, P_BQ, P_WK, P_BK, P_WV, P_BV, P_WD, P_BD, P_WO, P_BO,
+       P_LNL_W, P_LNL_B, P_LNS_W, P_LNS_B, P_CONV, P_COUNT };
+static const char *const param_names[P_COUNT] = {
+    "W_q.weight", "W_q.bias", "W_k.weight", "W_k.bias", "W_v.weight", "W_v.bias",
+    "dconv_fc.weight", "dconv_fc.bias", "W_o.weight", "W_o.bias",
+    "dual_ln_l.weight", "dual_ln_l.bias", "dual_ln_s.weight", "dual_ln_s.bias", "conv.weight"};
+
+enum { WS_PROJ, WS_PART, WS_LAND, WS_ATT, WS_CLS, WS_COUNT };
+
+struct lsvk_ls_layer {
+    lsvk_context *ctx;
+    lsvk_ls_config cfg;
+    uint32_t E; /* fused projection width */
+    uint32_t M; /* landmark entries: cls + r */
+    bool set[P_COUNT];
+    lsvk_tensor *w_all, *b_all, *wo, *bo, *lnl_w, *lnl_b, *lns_w, *lns_b, *conv;
+    /* workspace for the last (B, N0); replaced ones stay alive until destroy, since a recorded
+     * but unsubmitted sequence may still use them */
+    int64_t ws_B, ws_N0;
+    lsvk_tensor *ws[WS_COUNT];
+    lsvk_tensor **retired;
+    size_t retired_count;
+};
+
+static bool param_used(const lsvk_ls_layer *l, int p) {
+    if (p == P_WD || p == P_BD) return l->cfg.landmarks > 0;
+    if (p == P_CONV) return l->cfg.conv_kernel > 0;
+    return true;
+}
+
+/* Element count of a parameter, its tensor and byte offset there. */
+static size_t param_place(lsvk_ls_layer *l, int p, lsvk_tensor **t, uint64_t *offset) {
+    size_t D = l->cfg.dim, HR = (size_t)l->cfg.heads * l->cfg.landmarks;
+    *offset = 0;
+    switch (p) {
+    case P_WQ: case P_WK: case P_WV:
+        *t = l->w_all; *offset = (uint64_t)(p / 2) * D * D * 4; return D * D;
+    case P_BQ: case P_BK: case P_BV:
+        *t = l->b_all; *offset = (uint64_t)(p / 2) * D * 4; return D;
+    case P_WD: *t = l->w_all; *offset = 3 * D * D * 4; return HR * D;
+    case P_BD: *t = l->b_all; *offset = 3 * D * 4; return HR;
+    case P_WO: *t = l->wo; return D * D;
+    case P_BO: *t = l->bo; return D;
+    case P_LNL_W: *t = l->lnl_w; return D;
+    case P_LNL_B: *t = l->lnl_b; return D;
+    case P_LNS_W: *t = l->lns_w; return D;
+    case P_LNS_B: *t = l->lns_b; return D;
+    default: *t = l->conv; return (size_t)l->cfg.heads * (size_t)l->cfg.conv_kernel;
+    }
+}
+
+static lsvk_status check_config(lsvk_context *ctx, const lsvk_ls_config *c) {
+    static const char *op = "lsvk_ls_layer_create";
+    if (c->heads == 0 || c->head_dim == 0 || c->dim == 0)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: dim, heads and head_dim must be > 0", op);
+    if ((uint64_t)c->heads * c->head_dim != c->dim)
+        return lsvk__fail(ctx, LSVK_ERROR_SHAPE, "%s: dim %u != heads %u x head_dim %u", op, c->dim,
+                          c->heads, c->head_dim);
+    if (c->head_dim > 256)
+        return lsvk__fail(ctx, LSVK_ERROR_UNSUPPORTED, "%s: head_dim %u > 256", op, c->head_dim);
+    if (c->window == 0 && c->landmarks == 0 && !c->cls)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT,
+                          "%s: window and landmarks are both 0: the layer would attend to nothing", op);
+    if (c->conv_kernel > 0 && c->conv_kernel % 2 == 0)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: conv_kernel %d must be odd", op,
+                          c->conv_kernel);
+    if (c->landmarks > 4096 || c->window > (1u << 20) || c->conv_kernel > 4095)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                          "%s: landmarks %u / window %u / conv_kernel %d past lsvk's limits (4096, 2^20, 4095)",
+                          op, c->landmarks, c->window, c->conv_kernel);
+    uint64_t E = 3ull * c->dim + (uint64_t)c->heads * c->landmarks;
+    if (E * c->dim > UINT32_MAX)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: projection of %llu x %u weights past 32-bit indexing",
+                          op, (unsigned long long)E, c->dim);
+    return LSVK_SUCCESS;
+}
+
+void lsvk_ls_layer_destroy(lsvk_ls_layer *l) {
+    if (!l) return;
+    lsvk_tensor *own[] = {l->w_all, l->b_all, l->wo, l->bo, l->lnl_w, l->lnl_b, l->lns_w, l->lns_b, l->conv};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) lsvk_tensor_destroy(own[i]);
+    for (int i = 0; i < WS_COUNT; i++) lsvk_tensor_destroy(l->ws[i]);
+    for (size_t i = 0; i < l->retired_count; i++) lsvk_tensor_destroy(l->retired[i]);
+    free(l->retired);
+    free(l);
+}
+
+static lsvk_status make(lsvk_context *ctx, int64_t a, int64_t b, lsvk_tensor **out) {
+    int64_t shape[2] = {a, b};
+    return lsvk_tensor_create(ctx, LSVK_F32, b ? 2 : 1, shape, out);
+}
+
+lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config, lsvk_ls_layer **out) {
+    if (!out) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "lsvk_ls_layer_create: out is NULL");
+    *out = NULL;
+    if (!ctx || !config)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "lsvk_ls_layer_create: NULL context or config");
+    LSVK_TRY(check_config(ctx, config));
+    lsvk_ls_layer *l = calloc(1, sizeof *l);
+    if (!l) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    l->ctx = ctx;
+    l->cfg = *config;
+    l->cfg.cls = config->cls ? 1 : 0;
+    if (l->cfg.conv_kernel < 0) l->cfg.conv_kernel = 0;
+    int64_t D = config->dim;
+    l->E = (uint32_t)(3 * D + (int64_t)config->heads * config->landmarks);
+    l->M = (uint32_t)l->cfg.cls + config->landmarks;
+    lsvk_status s = make(ctx, l->E, D, &l->w_all);
+    if (!s) s = make(ctx, l->E, 0, &l->b_all);
+    if (!s) s = make(ctx, D, D, &l->wo);
+    if (!s) s = make(ctx, D, 0, &l->bo);
+    if (!s) s = make(ctx, D, 0, &l->lnl_w);
+    if (!s) s = make(ctx, D, 0, &l->lnl_b);
+    if (!s) s = make(ctx, D, 0, &l->lns_w);
+    if (!s) s = make(ctx, D, 0, &l->lns_b);
+    if (!s && l->cfg.conv_kernel > 0) s = make(ctx, (int64_t)config->heads * l->cfg.conv_kernel, 0, &l->conv);
+    if (s) {
+        lsvk_ls_layer_destroy(l);
+        return s;
+    }
+    *out = l;
+    return LSVK_SUCCESS;
+}
+
+static int find_param(const char *name) {
+    for (int p = 0; p < P_COUNT; p++)
+        if (strcmp(param_names[p], name) == 0) return p;
+    return -1;
+}
+
+lsvk_status lsvk_ls_layer_set_weight(lsvk_ls_layer *l, const char *name, const float *data, size_t count) {
+    static const char *op = "lsvk_ls_layer_set_weight";
+    if (!l || !name || !data)
+        return lsvk__fail(l ? l->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: NULL argument", op);
+    int p = find_param(name);
+    if (p < 0) return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: the layer has no parameter '%s'", op, name);
+    if (!param_used(l, p))
+        return lsvk__fail(l->ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: '%s' is not used with %s", op, name,
+                          p == P_CONV ? "conv_kernel <= 0" : "landmarks = 0");
+    lsvk_tensor *t;
+    uint64_t offset;
+    size_t want = param_place(l, p, &t, &offset);
+    if (count != want)
+        return lsvk__fail(l->ctx, LSVK_ERROR_SHAPE, "%s: '%s' needs %zu values for this config, got %zu", op,
+                          name, want, count);
+    LSVK_TRY(lsvk__tensor_upload_range(t, offset, data, (uint64_t)count * 4));
+    l->set[p] = true;
+    return LSVK_SUCCESS;
+}
+
+lsvk_status lsvk_ls_layer_load(lsvk_ls_layer *l, const lsvk_safetensors *st, const char *prefix) {
+    static const char *op = "lsvk_ls_layer_load";
+    if (!l || !st) return lsvk__fail(l ? l->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: NULL argument", op);
+    if (!prefix) prefix = "";
+    for (int p = 0; p < P_COUNT; p++) {
+        if (!param_used(l, p)) continue;
+        char name[256];
+        snprintf(name, sizeof name, "%s%s", prefix, param_names[p]);
+        lsvk_st_tensor info;
+        if (lsvk_safetensors_find(st, name, &info) != LSVK_SUCCESS)
+            return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: tensor '%s' is not in the file", op, name);
+        lsvk_tensor *t;
+        uint64_t offset;
+        size_t want = param_place(l, p, &t, &offset);
+        if ((size_t)info.numel != want)
+            return lsvk__fail(l->ctx, LSVK_ERROR_SHAPE, "%s: '%s' has %lld values, this config needs %zu", op,
+                              name, (long long)info.numel, want);
+        float *buf = malloc(want * sizeof *buf);
+        if (!buf) return lsvk__fail(l->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+        lsvk_status s = lsvk_safetensors_read_f32(st, name, buf, want);
+        if (s == LSVK_SUCCESS) s = lsvk_ls_layer_set_weight(l, param_names[p], buf, want);
+        free(buf);
+        if (s != LSVK_SUCCESS) return lsvk__fail(l->ctx, s, "%s: '%s': %s", op, name, lsvk_last_error());
+    }
+    return LSVK_SUCCESS;
+}
+
+/* ------------------------------------------------------------ forward */
+
+typedef struct plan {
+    uint32_t B, N, N0, D, H, DH, R, M;
+    uint32_t proj_wg, proj_tt, proj_nper, proj_chunk, proj_chunks;
+    uint32_t attn_wg, attn_kt;
+    uint32_t cls_ct, cls_chunks;
+} plan;
+
+static uint32_t wg_limit(const lsvk_context *ctx, uint32_t want) {
+    uint32_t lim = ctx->info.max_workgroup_invocations;
+    if (ctx->info.max_workgroup_size[0] < lim) lim = ctx->info.max_workgroup_size[0];
+    return want < lim ? want : lsvk__pow2_floor(lim);
+}
+
+/* Tile sizes from the device's shared memory and invocation limits. */
+static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, plan *p) {
+    const lsvk_context *ctx = l->ctx;
+    bool cpu = ctx->info.type == LSVK_DEVICE_TYPE_CPU;
+    uint32_t shared_floats = ctx->info.max_shared_memory / 4 - 64; /* some room for the compiler */
+    memset(p, 0, sizeof *p);
+    p->B = B; p->N0 = N0; p->N = N0 - (uint32_t)l->cfg.cls; p->D = l->cfg.dim; p->H = l->cfg.heads;
+    p->DH = l->cfg.head_dim; p->R = l->cfg.landmarks; p->M = l->M;
+    uint32_t BH = B * p->H;
+
+    if (p->M > 0) {
+        uint32_t R = p->R ? p->R : 1;
+        p->proj_wg = wg_limit(ctx, cpu ? 64 : 128);
+        if (shared_floats <= 2 * R + R + 2 * p->DH)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "lsvk_ls_forward: %u landmarks x head_dim %u need more shared memory than "
+                              "the device's %u bytes", R, p->DH, ctx->info.max_shared_memory);
+        p->proj_tt = (shared_floats - 2 * R) / (R + 2 * p->DH);
+        if (p->proj_tt > 32) p->proj_tt = 32;
+        p->proj_nper = lsvk__div_up((uint64_t)R * p->DH, p->proj_wg);
+        uint32_t target = cpu ? 32 : 1024; /* workgroups to keep the device busy */
+        uint32_t chunks = BH >= target ? 1 : target / BH;
+        uint32_t max_chunks = lsvk__div_up(p->N, 64);
+        if (chunks > max_chunks) chunks = max_chunks;
+        if (chunks < 1) chunks = 1;
+        p->proj_chunk = lsvk__div_up(p->N, chunks);
+        p->proj_chunks = lsvk__div_up(p->N, p->proj_chunk);
+    }
+    p->attn_wg = wg_limit(ctx, 64);
+    uint32_t kt = (shared_floats) / (2 * p->DH + 1);
+    p->attn_kt = kt > 64 ? 64 : kt;
+    if (l->cfg.cls) {
+        p->cls_ct = 256;
+        p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
+    }
+    if (BH > ctx->info.max_workgroup_count[1] || lsvk__div_up(p->N, p->attn_wg) > ctx->info.max_workgroup_count[0] ||
+        p->proj_chunks > ctx->info.max_workgroup_count[0] || p->cls_chunks > ctx->info.max_workgroup_count[0])
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                          "lsvk_ls_forward: batch x heads = %u or sequence %u past the device's "
+                          "maxComputeWorkGroupCount (%u x %u)", BH, p->N, ctx->info.max_workgroup_count[0],
+                          ctx->info.max_workgroup_count[1]);
+    return LSVK_SUCCESS;
+}
+
+static lsvk_status retire_workspace(lsvk_ls_layer *l) {
+    lsvk_tensor **r = realloc(l->retired, (l->retired_count + WS_COUNT) * sizeof *r);
+    if (!r) return lsvk__fail(l->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    l->retired = r;
+    for (int i = 0; i < WS_COUNT; i++)
+        if (l->ws[i]) l->retired[l->retired_count++] = l->ws[i];
+    memset(l->ws, 0, sizeof l->ws);
+    return LSVK_SUCCESS;
+}
+
+static lsvk_status ensure_workspace(lsvk_ls_layer *l, const plan *p) {
+    if (l->ws[WS_PROJ] && l->ws_B == p->B && l->ws_N0 == p->N0) return LSVK_SUCCESS;
+    LSVK_TRY(retire_workspace(l));
+    lsvk_context *ctx = l->ctx;
+    int64_t proj[3] = {p->B, p->N0, l->E}, att[3] = {p->B, p->N0, p->D};
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, proj, &l->ws[WS_PROJ]));
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, att, &l->ws[WS_ATT]));
+    if (p->M > 0) {
+        uint64_t rec = 2 + 2ull * p->DH;
+        LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->M * p->proj_chunks * rec), 0, &l->ws[WS_PART]));
+        LSVK_TRY(make(ctx, 2ll * p->B * p->M, p->D, &l->ws[WS_LAND]));
+    }
+    if (l->cfg.cls)
+        LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->cls_chunks * (2 + p->DH)), 0, &l->ws[WS_CLS]));
+    l->ws_B = p->B;
+    l->ws_N0 = p->N0;
+    return LSVK_SUCCESS;
+}
+
+static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const lsvk_tensor *x,
+                          const lsvk_tensor *mask, lsvk_tensor *out) {
+    lsvk_context *ctx = l->ctx;
+    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
+    const lsvk_tensor *mk = mask ? mask : dummy;
+    uint32_t has_mask = mask ? 1 : 0;
+    lsvk_tensor *proj = l->ws[WS_PROJ], *att = l->ws[WS_ATT], *land = l->ws[WS_LAND];
+    float scale = (float)(1.0 / sqrt((double)p->DH));
+
+    /* 1. q | k | v | landmark scores in one linear */
+    LSVK_TRY(lsvk_linear(use, x, l->w_all, l->b_all, proj));
+
+    /* 2. DualLN, window half: LN_l on the K and V slices of every token except a CLS token */
+    {
+        lsvk__layernorm_push push = {2 * p->B * p->N0, p->D, 3u, 1e-5f, l->E, p->D, 2,
+                                     l->cfg.cls ? p->N0 : 0};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = "ls.dual_ln_l"};
+        d.spec[0] = lsvk__row_workgroup(ctx, p->D);
+        d.spec_count = 1;
+        d.buffers[0] = proj; d.buffers[1] = l->lnl_w; d.buffers[2] = l->lnl_b; d.buffers[3] = proj;
+        d.buffer_count = 4;
+        d.write_mask = 1u | (1u << 3);
+        d.push = &push;
+        d.push_size = sizeof push;
+        lsvk__grid_2d(ctx, push.rows, d.groups);
+        LSVK_TRY(lsvk__cmd_record(use, &d));
+    }
+
+    /* 3. landmarks: split softmax over the sequence, combine, then DualLN's LN_s */
+    if (p->M > 0) {
+        struct { uint32_t N, N0, E, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
+            p->N, p->N0, l->E, p->D, p->H, (uint32_t)l->cfg.cls, has_mask, p->proj_chunk, p->proj_chunks,
+            p->R > 0};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = "ls.project"};
+        d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
+        d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
+        d.spec_count = 5;
+        d.buffers[0] = proj; d.buffers[1] = mk; d.buffers[2] = l->ws[WS_PART];
+        d.buffer_count = 3;
+        d.write_mask = 1u << 2;
+        d.push = &push;
+        d.push_size = sizeof push;
+        d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+        LSVK_TRY(lsvk__cmd_record(use, &d));
+
+        struct { uint32_t groups, nchunks, H, J, base, sb, sj, sv; } cpush = {
+            p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
+        lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = "ls.project_combine"};
+        c.spec[0] = wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 2;
+        c.spec_count = 3;
+        c.buffers[0] = l->ws[WS_PART]; c.buffers[1] = land;
+        c.buffer_count = 2;
+        c.write_mask = 1u << 1;
+        c.push = &cpush;
+        c.push_size = sizeof cpush;
+        lsvk__grid_2d(ctx, cpush.groups, c.groups);
+        LSVK_TRY(lsvk__cmd_record(use, &c));
+        LSVK_TRY(lsvk_layernorm(use, land, l->lns_w, l->lns_b, 1e-5f, land));
+    }
+
+    /* 4. fused attention over [landmarks ; window] */
+    {
+        uint32_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1;
+        struct { uint32_t B, N, N0, E, D, H, w, e, M, cls, has_mask; float scale; } push = {
+            p->B, p->N, p->N0, l->E, p->D, p->H, l->cfg.window, e, p->M, (uint32_t)l->cfg.cls, has_mask, scale};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_window_attn), .label = "ls.attention"};
+        d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
+        d.spec_count = 3;
+        d.buffers[0] = proj; d.buffers[1] = land ? land : dummy; d.buffers[2] = mk; d.buffers[3] = att;
+        d.buffer_count = 4;
+        d.write_mask = 1u << 3;
+        d.push = &push;
+        d.push_size = sizeof push;
+        d.groups[0] = lsvk__div_up(p->N, p->attn_wg); d.groups[1] = p->B * p->H; d.groups[2] = 1;
+        LSVK_TRY(lsvk__cmd_record(use, &d));
+    }
+
+    /* 5. CLS pooling into row 0 (uses the outputs before the conv) */
+    if (l->cfg.cls) {
+        struct { uint32_t N, N0, E, D, H, has_mask, nchunks; float scale; } push = {
+            p->N, p->N0, l->E, p->D, p->H, has_mask, p->cls_chunks, scale};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = "ls.cls"};
+        d.spec[0] = wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
+        d.spec_count = 3;
+        d.buffers[0] = proj; d.buffers[1] = att; d.buffers[2] = mk; d.buffers[3] = l->ws[WS_CLS];
+        d.buffer_count = 4;
+        d.write_mask = 1u << 3;
+        d.push = &push;
+        d.push_size = sizeof push;
+        d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+        LSVK_TRY(lsvk__cmd_record(use, &d));
+
+        struct { uint32_t groups, nchunks, H, J, base, sb, sj, sv; } cpush = {
+            p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
+        lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = "ls.cls_combine"};
+        c.spec[0] = wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 1;
+        c.spec_count = 3;
+        c.buffers[0] = l->ws[WS_CLS]; c.buffers[1] = att;
+        c.buffer_count = 2;
+        c.write_mask = 1u << 1;
+        c.push = &cpush;
+        c.push_size = sizeof cpush;
+        lsvk__grid_2d(ctx, cpush.groups, c.groups);
+        LSVK_TRY(lsvk__cmd_record(use, &c));
+    }
+
+    /* 6. depthwise conv on V, added to the token rows */
+    if (l->cfg.conv_kernel > 0) {
+        struct { uint32_t B, N, N0, E, D, H, K, cls, has_mask; } push = {
+            p->B, p->N, p->N0, l->E, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, has_mask};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
+        d.spec[0] = wg_limit(ctx, 64);
+        d.spec_count = 1;
+        d.buffers[0] = proj; d.buffers[1] = mk; d.buffers[2] = l->conv; d.buffers[3] = att;
+        d.buffer_count = 4;
+        d.write_mask = 1u << 3;
+        d.push = &push;
+        d.push_size = sizeof push;
+        lsvk__grid_2d(ctx, lsvk__div_up((uint64_t)p->B * p->N * p->D, d.spec[0]), d.groups);
+        LSVK_TRY(lsvk__cmd_record(use, &d));
+    }
+
+    /* 7. output projection */
+    return lsvk_linear(use, att, l->wo, l->bo, out);
+}
+
+lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *x, const lsvk_tensor *mask,
+                            lsvk_tensor *out) {
+    static const char *op = "lsvk_ls_forward";
+    if (!l) return lsvk__fail(NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer is NULL", op);
+    const lsvk__op_arg args[] = {{"x", x, false}, {"mask", mask, true}, {"out", out, false}};
+    lsvk_context *ctx = NULL;
+    LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
+    if (ctx != l->ctx) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer belongs to another context", op);
+    const lsvk_ls_config *c = &l->cfg;
+    if (x->rank != 3 || x->shape[2] != c->dim)
+        return lsvk__shape_fail(ctx, op, "x", x, "out", out, "x must be [B, N0, dim]");
+    if (!lsvk__same_shape(x, out)) return lsvk__shape_fail(ctx, op, "x", x, "out", out, "out must have x's shape");
+    if (out == x) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: out must not be x", op);
+    if (mask && (mask->rank != 2 || mask->shape[0] != x->shape[0] || mask->shape[1] != x->shape[1]))
+        return lsvk__shape_fail(ctx, op, "x", x, "mask", mask, "mask must be [B, N0]");
+    int64_t N = x->shape[1] - c->cls;
+    if (N < 1) return lsvk__shape_fail(ctx, op, "x", x, "out", out, "no tokens besides the CLS token");
+    if (c->window > 0 && N % c->window != 0)
+        return lsvk__fail(ctx, LSVK_ERROR_SHAPE, "%s: sequence length %lld%s is not a multiple of the window %u",
+                          op, (long long)N, c->cls ? " (without CLS)" : "", c->window);
+    if ((uint64_t)x->shape[0] * (uint64_t)x->shape[1] * l->E > UINT32_MAX)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: batch x tokens x %u projection past 32-bit indexing",
+                          op, l->E);
+    for (int p = 0; p < P_COUNT; p++)
+        if (param_used(l, p) && !l->set[p])
+            return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
+    plan p;
+    LSVK_TRY(make_plan(l, (uint32_t)x->shape[0], (uint32_t)x->shape[1], &p));
+    LSVK_TRY(ensure_workspace(l, &p));
+    lsvk_cmd *use;
+    bool immediate;
+    LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
+    return lsvk__op_end(use, immediate, record(use, l, &p, x, mask, out));
+}
