@@ -126,6 +126,37 @@ static void test_errors(lsvk_context *ctx) {
     TU_STATUS(lsvk_ls_forward(NULL, l, x, NULL, x), LSVK_ERROR_INVALID_ARGUMENT);
     TU_STATUS(lsvk_ls_forward(NULL, NULL, x, NULL, o), LSVK_ERROR_INVALID_ARGUMENT);
     TU_OK(lsvk_ls_forward(NULL, l, x, NULL, o));
+
+    /* recorded into one sequence with other ops: gelu, the layer twice (its workspace reused, so
+     * the sequence needs barriers between the two), equal to running each at once */
+    {
+        tu_rng rr = tu_rng_make(7);
+        float in[2 * 12 * 16], a[2 * 12 * 16], bres[2 * 12 * 16];
+        tu_fill_randn(&rr, in, 2 * 12 * 16, 1.0f);
+        for (int i = 0; i < 15; i++) {
+            size_t n = i == 12 ? 4 * 16 : i == 13 ? 4 : i == 14 ? 6 : (i % 2 == 0 && i < 8) ? 256 : 16;
+            float *w = rand_array(&rr, n, i == 8 || i == 10 ? 1.0f : 0.0f, 0.3f);
+            TU_OK(lsvk_ls_layer_set_weight(l, names[i], w, n));
+            free(w);
+        }
+        lsvk_tensor *o2 = tu_tensor(ctx, 3, xs, NULL);
+        lsvk_tensor_upload(x, in, sizeof in);
+        TU_OK(lsvk_gelu(NULL, x, x));
+        TU_OK(lsvk_ls_forward(NULL, l, x, NULL, o));
+        TU_OK(lsvk_ls_forward(NULL, l, o, NULL, o2));
+        lsvk_tensor_download(o2, a, sizeof a);
+        lsvk_tensor_upload(x, in, sizeof in);
+        lsvk_cmd *cmd = NULL;
+        TU_OK(lsvk_cmd_create(ctx, 0, &cmd));
+        TU_OK(lsvk_gelu(cmd, x, x));
+        TU_OK(lsvk_ls_forward(cmd, l, x, NULL, o));
+        TU_OK(lsvk_ls_forward(cmd, l, o, NULL, o2));
+        TU_OK(lsvk_cmd_submit(cmd));
+        lsvk_cmd_destroy(cmd);
+        lsvk_tensor_download(o2, bres, sizeof bres);
+        TU_CHECK(memcmp(a, bres, sizeof a) == 0, "one sequence == separate runs");
+        lsvk_tensor_destroy(o2);
+    }
     lsvk_tensor_destroy(x); lsvk_tensor_destroy(o); lsvk_tensor_destroy(xb); lsvk_tensor_destroy(ob);
     lsvk_tensor_destroy(m);
     lsvk_ls_layer_destroy(l);
