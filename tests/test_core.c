@@ -225,6 +225,13 @@ static void test_commands(lsvk_context *ctx, tu_rng *rng) {
         TU_OK(lsvk_cmd_timing(cmd, 299, &name, &ns));
         TU_CHECK(name && strcmp(name, "gelu") == 0 && ns >= 0, "timing %s %g", name, ns);
         TU_STATUS(lsvk_cmd_timing(cmd, 300, &name, &ns), LSVK_ERROR_INVALID_ARGUMENT);
+        double total = -1, sum = 0;
+        for (uint32_t i = 0; i < 300; i++) {
+            lsvk_cmd_timing(cmd, i, NULL, &ns);
+            sum += ns;
+        }
+        TU_OK(lsvk_cmd_elapsed(cmd, &total));
+        TU_CHECK(total >= sum * 0.99, "elapsed %g >= sum of dispatches %g", total, sum);
         lsvk_cmd_destroy(cmd);
     }
     lsvk_tensor_destroy(x);

@@ -220,6 +220,9 @@ LSVK_API uint32_t lsvk_cmd_dispatch_count(const lsvk_cmd *cmd);
 /* GPU time of dispatch i of the last submit (needs LSVK_CMD_TIMESTAMPS and device timestamps). */
 LSVK_API lsvk_status lsvk_cmd_timing(const lsvk_cmd *cmd, uint32_t i, const char **name,
                                      double *nanoseconds);
+/* GPU time of the last submit, from the first dispatch's start to the last one's end (needs
+ * LSVK_CMD_TIMESTAMPS). */
+LSVK_API lsvk_status lsvk_cmd_elapsed(const lsvk_cmd *cmd, double *nanoseconds);
 
 /* ---------------------------------------------------------------- ops */
 

@@ -34,6 +34,7 @@ struct lsvk_cmd {
     range_set reads, writes;  /* accessed since the last barrier */
     const char **labels;      /* per dispatch */
     double *times_ns;         /* per dispatch, after submit */
+    double elapsed_ns;        /* first dispatch's start to last dispatch's end */
     uint32_t label_cap;
     bool timed;               /* times_ns valid */
 };
@@ -345,7 +346,7 @@ static lsvk_status read_timings(lsvk_cmd *c) {
     double *t = realloc(c->times_ns, (c->dispatches ? c->dispatches : 1) * sizeof *t);
     if (!t) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
     c->times_ns = t;
-    uint64_t q[QUERIES_PER_POOL];
+    uint64_t q[QUERIES_PER_POOL], first_ts = 0, last_ts = 0;
     for (uint32_t k = 0; k < c->qpool_used; k++) {
         uint32_t first = k * QUERIES_PER_POOL;
         uint32_t n = 2 * c->dispatches - first;
@@ -356,7 +357,10 @@ static lsvk_status read_timings(lsvk_cmd *c) {
         if (r != VK_SUCCESS) return lsvk__vk_fail(ctx, r, "vkGetQueryPoolResults");
         for (uint32_t i = 0; i + 1 < n; i += 2)
             t[(first + i) / 2] = (double)(q[i + 1] - q[i]) * ctx->info.timestamp_period_ns;
+        if (k == 0) first_ts = q[0];
+        if (n >= 2) last_ts = q[n - 1];
     }
+    c->elapsed_ns = (double)(last_ts - first_ts) * ctx->info.timestamp_period_ns;
     c->timed = true;
     return LSVK_SUCCESS;
 }
@@ -390,6 +394,15 @@ lsvk_status lsvk_cmd_timing(const lsvk_cmd *c, uint32_t i, const char **name, do
         return lsvk__fail(c->ctx, LSVK_ERROR_INVALID_ARGUMENT, "cmd_timing: dispatch %u of %u", i, c->dispatches);
     if (name) *name = c->labels[i];
     if (ns) *ns = c->times_ns[i];
+    return LSVK_SUCCESS;
+}
+
+lsvk_status lsvk_cmd_elapsed(const lsvk_cmd *c, double *nanoseconds) {
+    if (!c || !nanoseconds) return lsvk__fail(c ? c->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "cmd_elapsed: NULL");
+    if (!(c->flags & LSVK_CMD_TIMESTAMPS))
+        return lsvk__fail(c->ctx, LSVK_ERROR_STATE, "cmd_elapsed: sequence created without LSVK_CMD_TIMESTAMPS");
+    if (!c->timed) return lsvk__fail(c->ctx, LSVK_ERROR_STATE, "cmd_elapsed: sequence not submitted yet");
+    *nanoseconds = c->dispatches ? c->elapsed_ns : 0.0;
     return LSVK_SUCCESS;
 }
 
