@@ -10,7 +10,7 @@
 // Rows need not be contiguous: logical row i is part i % sub of token i / sub, starting at
 // token * stride + offset + part * C (plain LayerNorm: sub 1, stride C, offset 0). Tokens with
 // token % skip == 0 are left alone when skip > 0. The long-short layers use this for DualLN on
-// the K and V slices of their fused projection, leaving a CLS token's raw K/V untouched.
+// K and V, leaving a CLS token's raw K/V untouched.
 //
 // spec 0: workgroup size, a power of two.
 // push: rows, C, flags (bit 0: weight present, bit 1: bias present), eps, stride, offset, sub,

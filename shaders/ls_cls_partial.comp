@@ -10,15 +10,16 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint DH = 64;
 layout(constant_id = 2) const uint CT = 256;
 
-layout(set = 0, binding = 0) readonly buffer Proj { float P[]; };   // [B*N0, E]: q | k | v | s
-layout(set = 0, binding = 1) readonly buffer Att { float att[]; };  // [B*N0, D]: C, row 0 = CLS
-layout(set = 0, binding = 2) readonly buffer Mask { float mask[]; };
-layout(set = 0, binding = 3) writeonly buffer Part { float part[]; };
+layout(set = 0, binding = 0) readonly buffer Qb { float Q[]; };     // [B*N0, D]
+layout(set = 0, binding = 1) readonly buffer Kb { float K[]; };     // [B*N0, D]; CLS rows raw
+layout(set = 0, binding = 2) readonly buffer Vb { float V[]; };     // [B*N0, D]; CLS rows raw
+layout(set = 0, binding = 3) readonly buffer Att { float att[]; };  // [B*N0, D]: C, row 0 = CLS
+layout(set = 0, binding = 4) readonly buffer Mask { float mask[]; };
+layout(set = 0, binding = 5) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push {
     uint N;
     uint N0;
-    uint E;
     uint D;
     uint H;
     uint has_mask;
@@ -41,7 +42,7 @@ void main() {
     uint n0 = c * CT, n1 = min(n0 + CT, pc.N);
     uint cls_row = b * pc.N0;
 
-    for (uint d = t; d < DH; d += WG) s_q[d] = P[cls_row * pc.E + h * DH + d] * pc.scale;
+    for (uint d = t; d < DH; d += WG) s_q[d] = Q[cls_row * pc.D + h * DH + d] * pc.scale;
     barrier();
     for (uint i = t; i < n1 - n0; i += WG) {
         uint n = n0 + i;
@@ -56,7 +57,7 @@ void main() {
         float s = NEG_INF;
         if (c == 0u) {
             s = 0.0;
-            for (uint d = 0; d < DH; d++) s += s_q[d] * P[cls_row * pc.E + pc.D + h * DH + d];
+            for (uint d = 0; d < DH; d++) s += s_q[d] * K[cls_row * pc.D + h * DH + d];
         }
         s_p[CT] = s;
     }
@@ -95,7 +96,7 @@ void main() {
         part[o + 1u] = s_red[0];
     }
     for (uint d = t; d < DH; d += WG) {
-        float a = pc0 * P[cls_row * pc.E + 2u * pc.D + h * DH + d];
+        float a = pc0 * V[cls_row * pc.D + h * DH + d];
         for (uint i = 0; i < n1 - n0; i++) a += s_p[i] * att[(cls_row + 1u + n0 + i) * pc.D + h * DH + d];
         part[o + 2u + d] = a;
     }

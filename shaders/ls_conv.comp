@@ -7,7 +7,7 @@
 
 layout(local_size_x_id = 0) in;
 
-layout(set = 0, binding = 0) readonly buffer Proj { float P[]; };    // [B*N0, E]: q | k | v | s
+layout(set = 0, binding = 0) readonly buffer Vb { float V[]; };       // [B*N0, D] after LN_l
 layout(set = 0, binding = 1) readonly buffer Mask { float mask[]; };
 layout(set = 0, binding = 2) readonly buffer Conv { float wconv[]; }; // [H, K]
 layout(set = 0, binding = 3) buffer Att { float att[]; };            // [B*N0, D]
@@ -16,7 +16,6 @@ layout(push_constant) uniform Push {
     uint B;
     uint N;
     uint N0;
-    uint E;
     uint D;
     uint H;
     uint K;
@@ -39,7 +38,7 @@ void main() {
             int p = int(n) + int(t) - half_k;
             if (p < 0 || p >= int(pc.N)) continue;
             if (pc.has_mask != 0u && mask[rowbase + uint(p)] == 0.0) continue;
-            s += wconv[h * pc.K + t] * P[(rowbase + uint(p)) * pc.E + 2u * pc.D + f];
+            s += wconv[h * pc.K + t] * V[(rowbase + uint(p)) * pc.D + f];
         }
         att[(rowbase + n) * pc.D + f] += s;
     }

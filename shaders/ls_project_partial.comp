@@ -18,14 +18,15 @@ layout(constant_id = 2) const uint R = 8;
 layout(constant_id = 3) const uint TT = 16;
 layout(constant_id = 4) const uint NPER = 8;
 
-layout(set = 0, binding = 0) readonly buffer Proj { float P[]; };   // [B*N0, E]: q | k | v | s
-layout(set = 0, binding = 1) readonly buffer Mask { float mask[]; }; // [B*N0], 1 = real
-layout(set = 0, binding = 2) writeonly buffer Part { float part[]; };
+layout(set = 0, binding = 0) readonly buffer Kb { float K[]; };      // [B*N0, D] after LN_l
+layout(set = 0, binding = 1) readonly buffer Vb { float V[]; };      // [B*N0, D] after LN_l
+layout(set = 0, binding = 2) readonly buffer Sb { float S[]; };      // [B*N0, H*R] scores
+layout(set = 0, binding = 3) readonly buffer Mask { float mask[]; }; // [B*N0], 1 = real
+layout(set = 0, binding = 4) writeonly buffer Part { float part[]; };
 
 layout(push_constant) uniform Push {
     uint N;          // tokens without CLS
-    uint N0;         // tokens per batch row in P and mask
-    uint E;          // row stride of P
+    uint N0;         // tokens per batch row (with CLS)
     uint D;
     uint H;
     uint cls;
@@ -56,8 +57,9 @@ void main() {
     uint rec = 2u + 2u * DH;
     uint n0 = c * pc.chunk;
     uint n1 = min(n0 + pc.chunk, pc.N);
-    uint rowbase = b * pc.N0 + pc.cls; // P row of token 0
-    uint scol = 3u * pc.D + h * R;
+    uint rowbase = b * pc.N0 + pc.cls; // row of token 0
+    uint HR = pc.H * R;
+    uint scol = h * R;
 
     if (pc.cls != 0u) { // the CLS entry: raw K/V of token 0 in chunk 0, nothing elsewhere
         uint o = ((bh * M) * pc.nchunks + c) * rec;
@@ -66,7 +68,8 @@ void main() {
             if (i == 0u) v = c == 0u ? 0.0 : NEG_INF;
             else if (i >= 2u) {
                 uint d = (i - 2u) % DH, kv = (i - 2u) / DH;
-                v = c == 0u ? P[(b * pc.N0) * pc.E + (1u + kv) * pc.D + h * DH + d] : 0.0;
+                uint at = (b * pc.N0) * pc.D + h * DH + d;
+                v = c == 0u ? (kv == 0u ? K[at] : V[at]) : 0.0;
             }
             part[o + i] = v;
         }
@@ -77,7 +80,7 @@ void main() {
     for (uint j = t; j < R; j += WG) {
         float m = NEG_INF;
         for (uint n = n0; n < n1; n++)
-            if (!padded(b, n)) m = max(m, P[(rowbase + n) * pc.E + scol + j]);
+            if (!padded(b, n)) m = max(m, S[(rowbase + n) * HR + scol + j]);
         s_max[j] = m;
         s_sum[j] = 0.0;
     }
@@ -92,16 +95,16 @@ void main() {
             uint tt = i / R, j = i % R;
             float w = 0.0;
             if (tt < cnt && !padded(b, base + tt))
-                w = exp(P[(rowbase + base + tt) * pc.E + scol + j] - s_max[j]);
+                w = exp(S[(rowbase + base + tt) * HR + scol + j] - s_max[j]);
             s_w[i] = w;
         }
         for (uint i = t; i < TT * DH; i += WG) {
             uint tt = i / DH, d = i % DH;
             float kv = 0.0, vv = 0.0;
             if (tt < cnt) {
-                uint row = (rowbase + base + tt) * pc.E + h * DH + d;
-                kv = P[row + pc.D];
-                vv = P[row + 2u * pc.D];
+                uint row = (rowbase + base + tt) * pc.D + h * DH + d;
+                kv = K[row];
+                vv = V[row];
             }
             s_k[i] = kv;
             s_v[i] = vv;

@@ -15,16 +15,17 @@ layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint DH = 64;
 layout(constant_id = 2) const uint KT = 32;
 
-layout(set = 0, binding = 0) readonly buffer Proj { float P[]; };    // [B*N0, E]: q | k | v | s
-layout(set = 0, binding = 1) readonly buffer Land { float LM[]; };   // [2, B, M, D] after DualLN
-layout(set = 0, binding = 2) readonly buffer Mask { float mask[]; }; // [B*N0]
-layout(set = 0, binding = 3) writeonly buffer Att { float att[]; };  // [B*N0, D]
+layout(set = 0, binding = 0) readonly buffer Qb { float Q[]; };      // [B*N0, D]
+layout(set = 0, binding = 1) readonly buffer Kb { float K[]; };      // [B*N0, D] after LN_l
+layout(set = 0, binding = 2) readonly buffer Vb { float V[]; };      // [B*N0, D] after LN_l
+layout(set = 0, binding = 3) readonly buffer Land { float LM[]; };   // [2, B, M, D] after LN_s
+layout(set = 0, binding = 4) readonly buffer Mask { float mask[]; }; // [B*N0]
+layout(set = 0, binding = 5) writeonly buffer Att { float att[]; };  // [B*N0, D]
 
 layout(push_constant) uniform Push {
     uint B;
     uint N;
     uint N0;
-    uint E;
     uint D;
     uint H;
     uint w;        // 0: no window
@@ -89,7 +90,7 @@ void main() {
     run_max = NEG_INF;
     run_sum = 0.0;
     for (uint d = 0; d < DH; d++) {
-        q[d] = live ? P[(rowbase + n) * pc.E + h * DH + d] * pc.scale : 0.0;
+        q[d] = live ? Q[(rowbase + n) * pc.D + h * DH + d] * pc.scale : 0.0;
         acc[d] = 0.0;
     }
 
@@ -123,9 +124,9 @@ void main() {
             uint cnt = uint(min(int(KT), uhi - k0));
             for (uint i = t; i < cnt * DH; i += WG) {
                 uint k = i / DH, d = i % DH;
-                uint row = (rowbase + uint(k0) + k) * pc.E + h * DH + d;
-                s_k[i] = P[row + pc.D];
-                s_v[i] = P[row + 2u * pc.D];
+                uint row = (rowbase + uint(k0) + k) * pc.D + h * DH + d;
+                s_k[i] = K[row];
+                s_v[i] = V[row];
             }
             for (uint k = t; k < cnt; k += WG) s_ok[k] = padded(b, uint(k0) + k) ? 0.0 : 1.0;
             barrier();

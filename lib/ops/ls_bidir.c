@@ -1,6 +1,8 @@
 /* The bidirectional long-short attention layer (official lra/attention_transformer_ls.py
- * AttentionLS): one fused projection, DualLN, the dynamic projection as a split reduction over the
- * sequence, the fused window + landmark attention, CLS pooling, the conv on V and W_o. */
+ * AttentionLS): the q/k/v/score projections, DualLN, the dynamic projection as a split reduction
+ * over the sequence, the fused window + landmark attention, CLS pooling, the conv on V and W_o.
+ * Q, K, V and the scores are separate tensors, so that each stays within maxStorageBufferRange
+ * as long as the input does. */
 #include "ops/op_util.h"
 
 #include <math.h>
@@ -14,8 +16,7 @@ LSVK_DECLARE_SHADER(ls_window_attn);
 LSVK_DECLARE_SHADER(ls_cls_partial);
 LSVK_DECLARE_SHADER(ls_conv);
 
-/* Parameters by reference name. The q/k/v/dconv weights and biases go to row blocks of one fused
- * projection [E = 3D + H*r, D], so X is read once for all four. */
+/* Parameters by reference name. */
 enum { P_WQ, P_BQ, P_WK, P_BK, P_WV, P_BV, P_WD, P_BD, P_WO, P_BO,
        P_LNL_W, P_LNL_B, P_LNS_W, P_LNS_B, P_CONV, P_COUNT };
 static const char *const param_names[P_COUNT] = {
@@ -23,15 +24,14 @@ static const char *const param_names[P_COUNT] = {
     "dconv_fc.weight", "dconv_fc.bias", "W_o.weight", "W_o.bias",
     "dual_ln_l.weight", "dual_ln_l.bias", "dual_ln_s.weight", "dual_ln_s.bias", "conv.weight"};
 
-enum { WS_PROJ, WS_PART, WS_LAND, WS_ATT, WS_CLS, WS_COUNT };
+enum { WS_Q, WS_K, WS_V, WS_S, WS_PART, WS_LAND, WS_ATT, WS_CLS, WS_COUNT };
 
 struct lsvk_ls_layer {
     lsvk_context *ctx;
     lsvk_ls_config cfg;
-    uint32_t E; /* fused projection width */
     uint32_t M; /* landmark entries: cls + r */
     bool set[P_COUNT];
-    lsvk_tensor *w_all, *b_all, *wo, *bo, *lnl_w, *lnl_b, *lns_w, *lns_b, *conv;
+    lsvk_tensor *param[P_COUNT];
     /* workspace for the last (B, N0); replaced ones stay alive until destroy, since a recorded
      * but unsubmitted sequence may still use them */
     int64_t ws_B, ws_N0;
@@ -46,24 +46,16 @@ static bool param_used(const lsvk_ls_layer *l, int p) {
     return true;
 }
 
-/* Element count of a parameter, its tensor and byte offset there. */
-static size_t param_place(lsvk_ls_layer *l, int p, lsvk_tensor **t, uint64_t *offset) {
-    size_t D = l->cfg.dim, HR = (size_t)l->cfg.heads * l->cfg.landmarks;
-    *offset = 0;
+/* Shape of a parameter: rows x cols (cols 0 for a vector). */
+static void param_shape(const lsvk_ls_config *c, int p, int64_t *rows, int64_t *cols) {
+    int64_t D = c->dim, HR = (int64_t)c->heads * c->landmarks;
+    *cols = 0;
     switch (p) {
-    case P_WQ: case P_WK: case P_WV:
-        *t = l->w_all; *offset = (uint64_t)(p / 2) * D * D * 4; return D * D;
-    case P_BQ: case P_BK: case P_BV:
-        *t = l->b_all; *offset = (uint64_t)(p / 2) * D * 4; return D;
-    case P_WD: *t = l->w_all; *offset = 3 * D * D * 4; return HR * D;
-    case P_BD: *t = l->b_all; *offset = 3 * D * 4; return HR;
-    case P_WO: *t = l->wo; return D * D;
-    case P_BO: *t = l->bo; return D;
-    case P_LNL_W: *t = l->lnl_w; return D;
-    case P_LNL_B: *t = l->lnl_b; return D;
-    case P_LNS_W: *t = l->lns_w; return D;
-    case P_LNS_B: *t = l->lns_b; return D;
-    default: *t = l->conv; return (size_t)l->cfg.heads * (size_t)l->cfg.conv_kernel;
+    case P_WQ: case P_WK: case P_WV: case P_WO: *rows = D; *cols = D; return;
+    case P_WD: *rows = HR; *cols = D; return;
+    case P_BD: *rows = HR; return;
+    case P_CONV: *rows = (int64_t)c->heads * c->conv_kernel; return;
+    default: *rows = D; return;
     }
 }
 
@@ -86,17 +78,16 @@ static lsvk_status check_config(lsvk_context *ctx, const lsvk_ls_config *c) {
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                           "%s: landmarks %u / window %u / conv_kernel %d past lsvk's limits (4096, 2^20, 4095)",
                           op, c->landmarks, c->window, c->conv_kernel);
-    uint64_t E = 3ull * c->dim + (uint64_t)c->heads * c->landmarks;
-    if (E * c->dim > UINT32_MAX)
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: projection of %llu x %u weights past 32-bit indexing",
-                          op, (unsigned long long)E, c->dim);
+    uint64_t widest = c->dim > (uint64_t)c->heads * c->landmarks ? c->dim : (uint64_t)c->heads * c->landmarks;
+    if (widest * c->dim > UINT32_MAX)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: %llu x %u weights past 32-bit indexing", op,
+                          (unsigned long long)widest, c->dim);
     return LSVK_SUCCESS;
 }
 
 void lsvk_ls_layer_destroy(lsvk_ls_layer *l) {
     if (!l) return;
-    lsvk_tensor *own[] = {l->w_all, l->b_all, l->wo, l->bo, l->lnl_w, l->lnl_b, l->lns_w, l->lns_b, l->conv};
-    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) lsvk_tensor_destroy(own[i]);
+    for (int p = 0; p < P_COUNT; p++) lsvk_tensor_destroy(l->param[p]);
     for (int i = 0; i < WS_COUNT; i++) lsvk_tensor_destroy(l->ws[i]);
     for (size_t i = 0; i < l->retired_count; i++) lsvk_tensor_destroy(l->retired[i]);
     free(l->retired);
@@ -120,18 +111,14 @@ lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config
     l->cfg = *config;
     l->cfg.cls = config->cls ? 1 : 0;
     if (l->cfg.conv_kernel < 0) l->cfg.conv_kernel = 0;
-    int64_t D = config->dim;
-    l->E = (uint32_t)(3 * D + (int64_t)config->heads * config->landmarks);
     l->M = (uint32_t)l->cfg.cls + config->landmarks;
-    lsvk_status s = make(ctx, l->E, D, &l->w_all);
-    if (!s) s = make(ctx, l->E, 0, &l->b_all);
-    if (!s) s = make(ctx, D, D, &l->wo);
-    if (!s) s = make(ctx, D, 0, &l->bo);
-    if (!s) s = make(ctx, D, 0, &l->lnl_w);
-    if (!s) s = make(ctx, D, 0, &l->lnl_b);
-    if (!s) s = make(ctx, D, 0, &l->lns_w);
-    if (!s) s = make(ctx, D, 0, &l->lns_b);
-    if (!s && l->cfg.conv_kernel > 0) s = make(ctx, (int64_t)config->heads * l->cfg.conv_kernel, 0, &l->conv);
+    lsvk_status s = LSVK_SUCCESS;
+    for (int p = 0; p < P_COUNT && s == LSVK_SUCCESS; p++) {
+        if (!param_used(l, p)) continue;
+        int64_t rows, cols;
+        param_shape(&l->cfg, p, &rows, &cols);
+        s = make(ctx, rows, cols, &l->param[p]);
+    }
     if (s) {
         lsvk_ls_layer_destroy(l);
         return s;
@@ -155,13 +142,11 @@ lsvk_status lsvk_ls_layer_set_weight(lsvk_ls_layer *l, const char *name, const f
     if (!param_used(l, p))
         return lsvk__fail(l->ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: '%s' is not used with %s", op, name,
                           p == P_CONV ? "conv_kernel <= 0" : "landmarks = 0");
-    lsvk_tensor *t;
-    uint64_t offset;
-    size_t want = param_place(l, p, &t, &offset);
+    size_t want = (size_t)lsvk_tensor_numel(l->param[p]);
     if (count != want)
         return lsvk__fail(l->ctx, LSVK_ERROR_SHAPE, "%s: '%s' needs %zu values for this config, got %zu", op,
                           name, want, count);
-    LSVK_TRY(lsvk__tensor_upload_range(t, offset, data, (uint64_t)count * 4));
+    LSVK_TRY(lsvk_tensor_upload(l->param[p], data, count * sizeof *data));
     l->set[p] = true;
     return LSVK_SUCCESS;
 }
@@ -177,9 +162,7 @@ lsvk_status lsvk_ls_layer_load(lsvk_ls_layer *l, const lsvk_safetensors *st, con
         lsvk_st_tensor info;
         if (lsvk_safetensors_find(st, name, &info) != LSVK_SUCCESS)
             return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: tensor '%s' is not in the file", op, name);
-        lsvk_tensor *t;
-        uint64_t offset;
-        size_t want = param_place(l, p, &t, &offset);
+        size_t want = (size_t)lsvk_tensor_numel(l->param[p]);
         if ((size_t)info.numel != want)
             return lsvk__fail(l->ctx, LSVK_ERROR_SHAPE, "%s: '%s' has %lld values, this config needs %zu", op,
                               name, (long long)info.numel, want);
@@ -263,12 +246,15 @@ static lsvk_status retire_workspace(lsvk_ls_layer *l) {
 }
 
 static lsvk_status ensure_workspace(lsvk_ls_layer *l, const plan *p) {
-    if (l->ws[WS_PROJ] && l->ws_B == p->B && l->ws_N0 == p->N0) return LSVK_SUCCESS;
+    if (l->ws[WS_Q] && l->ws_B == p->B && l->ws_N0 == p->N0) return LSVK_SUCCESS;
     LSVK_TRY(retire_workspace(l));
     lsvk_context *ctx = l->ctx;
-    int64_t proj[3] = {p->B, p->N0, l->E}, att[3] = {p->B, p->N0, p->D};
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, proj, &l->ws[WS_PROJ]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, att, &l->ws[WS_ATT]));
+    int64_t seq[3] = {p->B, p->N0, p->D}, scores[3] = {p->B, p->N0, (int64_t)p->H * p->R};
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_Q]));
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_K]));
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_V]));
+    if (p->R > 0) LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, scores, &l->ws[WS_S]));
+    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_ATT]));
     if (p->M > 0) {
         uint64_t rec = 2 + 2ull * p->DH;
         LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->M * p->proj_chunks * rec), 0, &l->ws[WS_PART]));
@@ -287,20 +273,25 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     const lsvk_tensor *mk = mask ? mask : dummy;
     uint32_t has_mask = mask ? 1 : 0;
-    lsvk_tensor *proj = l->ws[WS_PROJ], *att = l->ws[WS_ATT], *land = l->ws[WS_LAND];
+    lsvk_tensor *q = l->ws[WS_Q], *k = l->ws[WS_K], *v = l->ws[WS_V], *sc = l->ws[WS_S];
+    lsvk_tensor *att = l->ws[WS_ATT], *land = l->ws[WS_LAND];
+    lsvk_tensor *const *w = l->param;
     float scale = (float)(1.0 / sqrt((double)p->DH));
 
-    /* 1. q | k | v | landmark scores in one linear */
-    LSVK_TRY(lsvk_linear(use, x, l->w_all, l->b_all, proj));
+    /* 1. projections (independent: no barriers between them) */
+    LSVK_TRY(lsvk_linear(use, x, w[P_WQ], w[P_BQ], q));
+    LSVK_TRY(lsvk_linear(use, x, w[P_WK], w[P_BK], k));
+    LSVK_TRY(lsvk_linear(use, x, w[P_WV], w[P_BV], v));
+    if (p->R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_WD], w[P_BD], sc));
 
-    /* 2. DualLN, window half: LN_l on the K and V slices of every token except a CLS token */
-    {
-        lsvk__layernorm_push push = {2 * p->B * p->N0, p->D, 3u, 1e-5f, l->E, p->D, 2,
-                                     l->cfg.cls ? p->N0 : 0};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = "ls.dual_ln_l"};
+    /* 2. DualLN, window half: LN_l on K and V of every token except a CLS token */
+    for (int i = 0; i < 2; i++) {
+        lsvk_tensor *t = i ? v : k;
+        lsvk__layernorm_push push = {p->B * p->N0, p->D, 3u, 1e-5f, p->D, 0, 1, l->cfg.cls ? p->N0 : 0};
+        lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k"};
         d.spec[0] = lsvk__row_workgroup(ctx, p->D);
         d.spec_count = 1;
-        d.buffers[0] = proj; d.buffers[1] = l->lnl_w; d.buffers[2] = l->lnl_b; d.buffers[3] = proj;
+        d.buffers[0] = t; d.buffers[1] = w[P_LNL_W]; d.buffers[2] = w[P_LNL_B]; d.buffers[3] = t;
         d.buffer_count = 4;
         d.write_mask = 1u | (1u << 3);
         d.push = &push;
@@ -311,16 +302,17 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
 
     /* 3. landmarks: split softmax over the sequence, combine, then DualLN's LN_s */
     if (p->M > 0) {
-        struct { uint32_t N, N0, E, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
-            p->N, p->N0, l->E, p->D, p->H, (uint32_t)l->cfg.cls, has_mask, p->proj_chunk, p->proj_chunks,
+        struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
+            p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.cls, has_mask, p->proj_chunk, p->proj_chunks,
             p->R > 0};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = "ls.project"};
         d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
         d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
         d.spec_count = 5;
-        d.buffers[0] = proj; d.buffers[1] = mk; d.buffers[2] = l->ws[WS_PART];
-        d.buffer_count = 3;
-        d.write_mask = 1u << 2;
+        d.buffers[0] = k; d.buffers[1] = v; d.buffers[2] = sc ? sc : dummy; d.buffers[3] = mk;
+        d.buffers[4] = l->ws[WS_PART];
+        d.buffer_count = 5;
+        d.write_mask = 1u << 4;
         d.push = &push;
         d.push_size = sizeof push;
         d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
@@ -338,20 +330,21 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         c.push_size = sizeof cpush;
         lsvk__grid_2d(ctx, cpush.groups, c.groups);
         LSVK_TRY(lsvk__cmd_record(use, &c));
-        LSVK_TRY(lsvk_layernorm(use, land, l->lns_w, l->lns_b, 1e-5f, land));
+        LSVK_TRY(lsvk_layernorm(use, land, w[P_LNS_W], w[P_LNS_B], 1e-5f, land));
     }
 
     /* 4. fused attention over [landmarks ; window] */
     {
         uint32_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1;
-        struct { uint32_t B, N, N0, E, D, H, w, e, M, cls, has_mask; float scale; } push = {
-            p->B, p->N, p->N0, l->E, p->D, p->H, l->cfg.window, e, p->M, (uint32_t)l->cfg.cls, has_mask, scale};
+        struct { uint32_t B, N, N0, D, H, w, e, M, cls, has_mask; float scale; } push = {
+            p->B, p->N, p->N0, p->D, p->H, l->cfg.window, e, p->M, (uint32_t)l->cfg.cls, has_mask, scale};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_window_attn), .label = "ls.attention"};
         d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
         d.spec_count = 3;
-        d.buffers[0] = proj; d.buffers[1] = land ? land : dummy; d.buffers[2] = mk; d.buffers[3] = att;
-        d.buffer_count = 4;
-        d.write_mask = 1u << 3;
+        d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = land ? land : dummy;
+        d.buffers[4] = mk; d.buffers[5] = att;
+        d.buffer_count = 6;
+        d.write_mask = 1u << 5;
         d.push = &push;
         d.push_size = sizeof push;
         d.groups[0] = lsvk__div_up(p->N, p->attn_wg); d.groups[1] = p->B * p->H; d.groups[2] = 1;
@@ -360,14 +353,15 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
 
     /* 5. CLS pooling into row 0 (uses the outputs before the conv) */
     if (l->cfg.cls) {
-        struct { uint32_t N, N0, E, D, H, has_mask, nchunks; float scale; } push = {
-            p->N, p->N0, l->E, p->D, p->H, has_mask, p->cls_chunks, scale};
+        struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; } push = {
+            p->N, p->N0, p->D, p->H, has_mask, p->cls_chunks, scale};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = "ls.cls"};
         d.spec[0] = wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
         d.spec_count = 3;
-        d.buffers[0] = proj; d.buffers[1] = att; d.buffers[2] = mk; d.buffers[3] = l->ws[WS_CLS];
-        d.buffer_count = 4;
-        d.write_mask = 1u << 3;
+        d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = att; d.buffers[4] = mk;
+        d.buffers[5] = l->ws[WS_CLS];
+        d.buffer_count = 6;
+        d.write_mask = 1u << 5;
         d.push = &push;
         d.push_size = sizeof push;
         d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
@@ -389,12 +383,12 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
 
     /* 6. depthwise conv on V, added to the token rows */
     if (l->cfg.conv_kernel > 0) {
-        struct { uint32_t B, N, N0, E, D, H, K, cls, has_mask; } push = {
-            p->B, p->N, p->N0, l->E, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, has_mask};
+        struct { uint32_t B, N, N0, D, H, K, cls, has_mask; } push = {
+            p->B, p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, has_mask};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
         d.spec[0] = wg_limit(ctx, 64);
         d.spec_count = 1;
-        d.buffers[0] = proj; d.buffers[1] = mk; d.buffers[2] = l->conv; d.buffers[3] = att;
+        d.buffers[0] = v; d.buffers[1] = mk; d.buffers[2] = w[P_CONV]; d.buffers[3] = att;
         d.buffer_count = 4;
         d.write_mask = 1u << 3;
         d.push = &push;
@@ -404,7 +398,7 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
     }
 
     /* 7. output projection */
-    return lsvk_linear(use, att, l->wo, l->bo, out);
+    return lsvk_linear(use, att, w[P_WO], w[P_BO], out);
 }
 
 lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *x, const lsvk_tensor *mask,
@@ -427,9 +421,10 @@ lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *
     if (c->window > 0 && N % c->window != 0)
         return lsvk__fail(ctx, LSVK_ERROR_SHAPE, "%s: sequence length %lld%s is not a multiple of the window %u",
                           op, (long long)N, c->cls ? " (without CLS)" : "", c->window);
-    if ((uint64_t)x->shape[0] * (uint64_t)x->shape[1] * l->E > UINT32_MAX)
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: batch x tokens x %u projection past 32-bit indexing",
-                          op, l->E);
+    uint64_t widest = c->dim > (uint64_t)c->heads * c->landmarks ? c->dim : (uint64_t)c->heads * c->landmarks;
+    if ((uint64_t)x->shape[0] * (uint64_t)x->shape[1] * widest > UINT32_MAX)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: batch x tokens x %llu past 32-bit indexing", op,
+                          (unsigned long long)widest);
     for (int p = 0; p < P_COUNT; p++)
         if (param_used(l, p) && !l->set[p])
             return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
