@@ -118,6 +118,12 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
         TU_OK(lsvk_tensor_download(t, out, n * sizeof *out));
         TU_CHECK(memcmp(in, out, n * sizeof *in) == 0, "round trip rank %u", rank);
         TU_STATUS(lsvk_tensor_upload(t, in, n * sizeof *in + 4), LSVK_ERROR_SHAPE);
+        int64_t flat = (int64_t)n, wrong = (int64_t)n + 1, two[2] = {1, (int64_t)n};
+        TU_OK(lsvk_tensor_reshape(t, 1, &flat));
+        TU_CHECK(lsvk_tensor_rank(t) == 1 && lsvk_tensor_dim(t, 0) == (int64_t)n, "reshape to flat");
+        TU_STATUS(lsvk_tensor_reshape(t, 1, &wrong), LSVK_ERROR_SHAPE);
+        TU_OK(lsvk_tensor_reshape(t, 2, two));
+        TU_CHECK(lsvk_tensor_dim(t, 1) == (int64_t)n, "reshape to 2D");
         TU_STATUS(lsvk_tensor_download(t, NULL, n * sizeof *in), LSVK_ERROR_INVALID_ARGUMENT);
         lsvk_tensor_destroy(t);
         free(in);

@@ -192,6 +192,8 @@ typedef struct lsvk_tensor lsvk_tensor;
 LSVK_API lsvk_status lsvk_tensor_create(lsvk_context *ctx, lsvk_dtype dtype, uint32_t rank,
                                         const int64_t *shape, lsvk_tensor **out);
 LSVK_API void lsvk_tensor_destroy(lsvk_tensor *t);
+/* Gives the tensor another shape with the same element count (row-major data unchanged). */
+LSVK_API lsvk_status lsvk_tensor_reshape(lsvk_tensor *t, uint32_t rank, const int64_t *shape);
 LSVK_API uint32_t lsvk_tensor_rank(const lsvk_tensor *t);
 LSVK_API int64_t lsvk_tensor_dim(const lsvk_tensor *t, uint32_t axis); /* 0 when axis >= rank */
 LSVK_API int64_t lsvk_tensor_numel(const lsvk_tensor *t);

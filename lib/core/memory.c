@@ -313,6 +313,25 @@ void lsvk_tensor_destroy(lsvk_tensor *t) {
     free(t);
 }
 
+lsvk_status lsvk_tensor_reshape(lsvk_tensor *t, uint32_t rank, const int64_t *shape) {
+    if (!t || !shape) return lsvk__fail(t ? t->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "tensor_reshape: NULL argument");
+    if (rank < 1 || rank > LSVK_MAX_RANK)
+        return lsvk__fail(t->ctx, LSVK_ERROR_SHAPE, "tensor_reshape: rank %u not in 1..%d", rank, LSVK_MAX_RANK);
+    int64_t numel = 1;
+    for (uint32_t i = 0; i < rank; i++) {
+        if (shape[i] < 1 || numel > t->numel / shape[i])
+            return lsvk__fail(t->ctx, LSVK_ERROR_SHAPE, "tensor_reshape: dimension %u = %lld does not fit %lld elements",
+                              i, (long long)shape[i], (long long)t->numel);
+        numel *= shape[i];
+    }
+    if (numel != t->numel)
+        return lsvk__fail(t->ctx, LSVK_ERROR_SHAPE, "tensor_reshape: %lld elements into a shape of %lld",
+                          (long long)t->numel, (long long)numel);
+    t->rank = rank;
+    for (uint32_t i = 0; i < LSVK_MAX_RANK; i++) t->shape[i] = i < rank ? shape[i] : 1;
+    return LSVK_SUCCESS;
+}
+
 uint32_t lsvk_tensor_rank(const lsvk_tensor *t) { return t ? t->rank : 0; }
 int64_t lsvk_tensor_dim(const lsvk_tensor *t, uint32_t axis) {
     return t && axis < t->rank ? t->shape[axis] : 0;
