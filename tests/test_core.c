@@ -90,13 +90,13 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
 
     /* many small tensors share blocks: no allocation per tensor */
     uint64_t before, after;
-    lsvk_context_memory_usage(ctx, &before, NULL);
+    lsvk_context_memory_usage(ctx, NULL, NULL, &before);
     lsvk_tensor *many[200];
     for (int i = 0; i < 200; i++) {
         int64_t n = 1 + tu_randint(rng, 0, 3000);
         many[i] = tu_tensor(ctx, 1, &n, NULL);
     }
-    lsvk_context_memory_usage(ctx, &after, NULL);
+    lsvk_context_memory_usage(ctx, NULL, NULL, &after);
     TU_CHECK(after - before <= (64ull << 20), "200 small tensors took %llu bytes of blocks",
              (unsigned long long)(after - before));
 
@@ -150,7 +150,7 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
     lsvk_tensor *fill[64];
     int k = 0;
     lsvk_status s = LSVK_SUCCESS;
-    lsvk_context_memory_usage(ctx, &before, NULL);
+    lsvk_context_memory_usage(ctx, NULL, NULL, &before);
     while (k < 64 && (s = lsvk_tensor_create(ctx, LSVK_F32, 1, &chunk, &fill[k])) == LSVK_SUCCESS) k++;
     if (k < 64) {
         TU_CHECK(s == LSVK_ERROR_LIMIT_EXCEEDED || s == LSVK_ERROR_OUT_OF_DEVICE_MEMORY,
@@ -159,7 +159,7 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
                  "heap msg: %s", lsvk_context_error(ctx));
     }
     while (k > 0) lsvk_tensor_destroy(fill[--k]);
-    lsvk_context_memory_usage(ctx, &after, NULL);
+    lsvk_context_memory_usage(ctx, NULL, NULL, &after);
     TU_CHECK(after <= before, "memory returned: %llu -> %llu", (unsigned long long)before,
              (unsigned long long)after);
 }

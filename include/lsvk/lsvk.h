@@ -171,8 +171,11 @@ LSVK_API uint32_t lsvk_context_validation_messages(const lsvk_context *ctx);
 LSVK_API int lsvk_context_validation_enabled(const lsvk_context *ctx);
 /* Writes the VkPipelineCache to a file (it is loaded at create from pipeline_cache_path). */
 LSVK_API lsvk_status lsvk_context_save_pipeline_cache(lsvk_context *ctx, const char *path);
-/* Bytes of device memory held in blocks now, and the peak since create or the last reset. */
-LSVK_API void lsvk_context_memory_usage(const lsvk_context *ctx, uint64_t *current, uint64_t *peak);
+/* Device memory: bytes reserved by live tensors (including lsvk's workspace) now and at their
+ * peak since create or the last reset, and bytes allocated from the device in blocks (the
+ * tensors are suballocated from these). Any pointer may be NULL. */
+LSVK_API void lsvk_context_memory_usage(const lsvk_context *ctx, uint64_t *current, uint64_t *peak,
+                                        uint64_t *blocks);
 LSVK_API void lsvk_context_reset_peak_memory(lsvk_context *ctx);
 
 /* ---------------------------------------------------------------- tensors */
@@ -246,12 +249,15 @@ LSVK_API lsvk_status lsvk_gelu(lsvk_cmd *cmd, const lsvk_tensor *x, lsvk_tensor 
 
 /* ---------------------------------------------------------------- attention */
 
-enum { LSVK_ATTENTION_CAUSAL = 1u << 0 };
+enum {
+    LSVK_ATTENTION_CAUSAL = 1u << 0, /* key j > query i masked */
+    LSVK_ATTENTION_BNHD = 1u << 1    /* tensors are [B,N,H,dh] (a linear's [B,N,D] output, reshaped) */
+};
 
 /* Full softmax attention, fused (flash-style tiles over keys; no N x N matrix in memory):
- * out = softmax(Q K^T / sqrt(dh)) V for q, k, v, out of shape [B,H,N,dh] (dh <= 256).
- * mask [B,N] (may be NULL): 1 = real token, 0 = padding; padded keys get probability 0 and rows of
- * padded queries are 0. LSVK_ATTENTION_CAUSAL masks key j > query i. */
+ * out = softmax(Q K^T / sqrt(dh)) V for q, k, v, out of shape [B,H,N,dh] (dh <= 256), or
+ * [B,N,H,dh] with LSVK_ATTENTION_BNHD. mask [B,N] (may be NULL): 1 = real token, 0 = padding;
+ * padded keys get probability 0 and rows of padded queries are 0. */
 LSVK_API lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tensor *k,
                                     const lsvk_tensor *v, const lsvk_tensor *mask, uint32_t flags,
                                     lsvk_tensor *out);

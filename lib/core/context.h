@@ -60,7 +60,8 @@ struct lsvk_context {
     uint64_t block_size;
     uint64_t alignment;
     uint64_t heap_size;           /* of the tensors' heap */
-    uint64_t allocated, peak;
+    uint64_t allocated;           /* bytes in blocks */
+    uint64_t tensor_bytes, tensor_peak; /* bytes reserved by live tensors, and their peak */
     lsvk_block *blocks;
     lsvk_tensor *dummy;
     /* staging buffer (discrete devices), grown on demand */

@@ -163,7 +163,6 @@ static lsvk_status block_new(lsvk_context *ctx, uint64_t size, bool dedicated, l
     b->next = ctx->blocks;
     ctx->blocks = b;
     ctx->allocated += size;
-    if (ctx->allocated > ctx->peak) ctx->peak = ctx->allocated;
     *out = b;
     return LSVK_SUCCESS;
 }
@@ -288,6 +287,8 @@ lsvk_status lsvk_tensor_create(lsvk_context *ctx, lsvk_dtype dtype, uint32_t ran
         block_take(b, size, &t->offset);
         t->block = b;
     }
+    ctx->tensor_bytes += size;
+    if (ctx->tensor_bytes > ctx->tensor_peak) ctx->tensor_peak = ctx->tensor_bytes;
     *out = t;
     return LSVK_SUCCESS;
 }
@@ -296,6 +297,7 @@ void lsvk_tensor_destroy(lsvk_tensor *t) {
     if (!t) return;
     lsvk_context *ctx = t->ctx;
     lsvk_block *b = t->block;
+    ctx->tensor_bytes -= t->alloc_size;
     block_give(b, t->offset, t->alloc_size);
     if (b->used == 0) {
         unsigned empty = 0;
@@ -339,13 +341,14 @@ int64_t lsvk_tensor_dim(const lsvk_tensor *t, uint32_t axis) {
 int64_t lsvk_tensor_numel(const lsvk_tensor *t) { return t ? t->numel : 0; }
 lsvk_dtype lsvk_tensor_dtype(const lsvk_tensor *t) { return t ? t->dtype : LSVK_F32; }
 
-void lsvk_context_memory_usage(const lsvk_context *ctx, uint64_t *current, uint64_t *peak) {
-    if (current) *current = ctx ? ctx->allocated : 0;
-    if (peak) *peak = ctx ? ctx->peak : 0;
+void lsvk_context_memory_usage(const lsvk_context *ctx, uint64_t *current, uint64_t *peak, uint64_t *blocks) {
+    if (current) *current = ctx ? ctx->tensor_bytes : 0;
+    if (peak) *peak = ctx ? ctx->tensor_peak : 0;
+    if (blocks) *blocks = ctx ? ctx->allocated : 0;
 }
 
 void lsvk_context_reset_peak_memory(lsvk_context *ctx) {
-    if (ctx) ctx->peak = ctx->allocated;
+    if (ctx) ctx->tensor_peak = ctx->tensor_bytes;
 }
 
 /* ------------------------------------------------------------ host transfers */
