@@ -1,7 +1,12 @@
 /* lsvk_linear against lsvk_ref_linear: edge shapes, shapes off every tile size, leading dims,
- * with and without bias, a 1000^3 product, bad arguments, and a chain of ops recorded into one
- * sequence (linear -> gelu in place -> layernorm -> softmax in place -> linear overwriting the
- * first input) compared with the chained reference. */
+ * with and without bias, a 1000^3 product, the shapes of the CPU shader (linear_shuffle.comp:
+ * K with and without K % 4, N with and without N % 4, partial tiles, few rows, forced tile shapes,
+ * K long enough to split lavapipe's loops, a grid past 65535 row tiles), bad arguments, and a
+ * chain of ops recorded into one sequence (linear -> gelu in place -> layernorm -> softmax in
+ * place -> linear overwriting the first input) compared with the chained reference. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#endif
 #include "testutil.h"
 #include "ref/ref.h"
 
@@ -36,18 +41,26 @@ static float *randn(size_t n, float scale) {
     return p;
 }
 
-/* x has shape xshape (rank >= 1, last dim K); w [N, K]; y has x's leading dims and N. */
-static void check_linear(lsvk_context *ctx, uint32_t rank, const int64_t *xshape, int64_t N,
-                         int bias) {
+/* Integers in [-2, 2]: sums of products stay exact in float up to 2^24 / 4 terms. */
+static float *randi(size_t n) {
+    float *p = malloc(n * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = (float)tu_randint(&g_rng, -2, 2);
+    return p;
+}
+
+/* x has shape xshape (rank >= 1, last dim K); w [N, K]; y has x's leading dims and N. With ints
+ * the data are small integers and the result must be exact (long K). */
+static void check_linear_data(lsvk_context *ctx, uint32_t rank, const int64_t *xshape, int64_t N,
+                              int bias, int ints) {
     int64_t K = xshape[rank - 1];
     int64_t M = numel_of(rank, xshape) / K;
     int64_t wshape[2] = {N, K}, yshape[LSVK_MAX_RANK];
     for (uint32_t i = 0; i < rank; i++) yshape[i] = xshape[i];
     yshape[rank - 1] = N;
 
-    float *x = randn((size_t)(M * K), 1.0f);
-    float *w = randn((size_t)(N * K), 1.0f / sqrtf((float)K));
-    float *b = bias ? randn((size_t)N, 1.0f) : NULL;
+    float *x = ints ? randi((size_t)(M * K)) : randn((size_t)(M * K), 1.0f);
+    float *w = ints ? randi((size_t)(N * K)) : randn((size_t)(N * K), 1.0f / sqrtf((float)K));
+    float *b = !bias ? NULL : ints ? randi((size_t)N) : randn((size_t)N, 1.0f);
     float *y = malloc((size_t)(M * N) * sizeof *y);
     double *ref = malloc((size_t)(M * N) * sizeof *ref);
 
@@ -63,7 +76,7 @@ static void check_linear(lsvk_context *ctx, uint32_t rank, const int64_t *xshape
         lsvk_ref_linear(x, w, b, M, N, K, ref);
         double err = tu_rel_err(y, ref, (size_t)(M * N));
         printf("linear %s: rel err %.3g\n", what, err);
-        TU_CHECK(err <= TOL, "linear %s: rel err %g", what, err);
+        TU_CHECK(err <= (ints ? 0.0 : TOL), "linear %s: rel err %g", what, err);
     }
     lsvk_tensor_destroy(tx);
     lsvk_tensor_destroy(tw);
@@ -74,6 +87,11 @@ static void check_linear(lsvk_context *ctx, uint32_t rank, const int64_t *xshape
     free(b);
     free(y);
     free(ref);
+}
+
+static void check_linear(lsvk_context *ctx, uint32_t rank, const int64_t *xshape, int64_t N,
+                         int bias) {
+    check_linear_data(ctx, rank, xshape, N, bias, 0);
 }
 
 static void check_shapes(lsvk_context *ctx) {
@@ -106,6 +124,53 @@ static void check_shapes(lsvk_context *ctx) {
         shape[rank - 1] = tu_randint(&g_rng, 1, 260);
         check_linear(ctx, rank, shape, tu_randint(&g_rng, 1, 260), tu_randint(&g_rng, 0, 1));
     }
+}
+
+static void set_tiles(const char *tiles) {
+#ifdef _WIN32
+    _putenv_s("LSVK_LINEAR_TILES", tiles ? tiles : "");
+#else
+    if (tiles)
+        setenv("LSVK_LINEAR_TILES", tiles, 1);
+    else
+        unsetenv("LSVK_LINEAR_TILES");
+#endif
+}
+
+/* Shapes around linear_shuffle.comp's tiles (R*SG or R rows by CN*SG columns, SG 4..16, chunks
+ * of 4 floats where K % 4 == 0), with each mode and some odd tile shapes forced. On other devices
+ * (GPUs) these are more off-tile shapes for linear.comp. */
+static void check_shuffle_shapes(lsvk_context *ctx) {
+    static const char *forced[] = {NULL,        "tile,1,1",  "tile,3,3",
+                                   "tile,2,4",  "small,3,5", "small,1,1"};
+    for (size_t f = 0; f < sizeof forced / sizeof forced[0]; f++) {
+        set_tiles(forced[f]);
+        if (forced[f]) printf("LSVK_LINEAR_TILES=%s\n", forced[f]);
+        int64_t a[2] = {70, 132}; /* partial row and column tiles; vec4 loads, scalar stores */
+        check_linear(ctx, 2, a, 77, 1);
+        int64_t c[2] = {70, 129}; /* scalar loads, vec4 stores */
+        check_linear(ctx, 2, c, 68, 0);
+        int64_t d[3] = {2, 67, 64}; /* leading dims, both vec4 */
+        check_linear(ctx, 3, d, 200, 1);
+        for (int64_t m = 1; m <= 5; m++) { /* few rows; K past whole steps of SG chunks */
+            int64_t e[2] = {m, 100};
+            check_linear(ctx, 2, e, 130, (int)(m & 1));
+            int64_t g[2] = {m, 37};
+            check_linear(ctx, 2, g, 9, (int)(~m & 1));
+        }
+        int64_t h[1] = {3}; /* K below one step */
+        check_linear(ctx, 1, h, 40, 1);
+        set_tiles(NULL);
+    }
+    /* K past lavapipe's 65535 loop iterations: chunks (K % 4 != 0) in the tile mode, steps of SG
+     * chunks in the few-rows mode */
+    int64_t k1[2] = {5, 70001};
+    check_linear_data(ctx, 2, k1, 3, 1, 1);
+    int64_t k2[2] = {1, 600001};
+    check_linear_data(ctx, 2, k2, 2, 1, 1);
+    /* more than 65535 tiles of 64 rows: the grid goes on in z */
+    int64_t tall[2] = {65535 * 64 + 70, 1};
+    check_linear(ctx, 2, tall, 1, 1);
 }
 
 static void check_bad(lsvk_context *ctx) {
@@ -216,6 +281,11 @@ int main(void) {
     g_rng = tu_rng_make(tu_seed());
     lsvk_context *ctx = tu_context();
     check_shapes(ctx);
+    /* linear.comp (GPUs) on any device */
+    set_tiles("tiled");
+    check_shapes(ctx);
+    set_tiles(NULL);
+    check_shuffle_shapes(ctx);
     check_bad(ctx);
     check_chain(ctx);
     return tu_finish(ctx);

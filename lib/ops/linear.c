@@ -1,7 +1,40 @@
-/* lsvk_linear: y = x W^T + b on the tiled shader shaders/linear.comp. */
+/* lsvk_linear: y = x W^T + b.
+ *
+ * Two shaders compute it:
+ *
+ * shaders/linear_shuffle.comp, for CPU devices (lavapipe) whose subgroup size is fixed
+ *   (min = max = subgroupSize) and that have subgroup shuffles in compute: one subgroup per
+ *   workgroup, each lane owning CN columns, each x value loaded by one lane and passed to the
+ *   others with shuffles. Tiles of R*SG rows by CN*SG columns, or R rows for M <= 4 (SMALL). On
+ *   lavapipe every load is a loop over the lanes, so more accumulators per lane (R*SG*CN) mean
+ *   fewer loads per multiply-add; past 512 they spill more than they save and compile slowly.
+ *   2 cores, M 4096, N = K = 512, GFLOP/s by CPU time (first-use compile):
+ *     width 128 (SG 4):  R 8, CN 8: 34 (0.4 s); R 16, CN 8: 36 (0.8 s); R 16, CN 16: 28 (2.2 s)
+ *     width 256 (SG 8):  R 4, CN 4: 46 (0.2 s); R 8, CN 8: 57 (0.7 s); R 8, CN 16: 42 (2.0 s)
+ *     width 512 (SG 16): R 4, CN 8: 47 (0.7 s); R 8, CN 4: 40 (0.6 s); R 8, CN 8: 40 (1.9 s)
+ *   so R = 64 / SG and CN = 8 (fewer for small M, N). linear.comp gets 4.5 there. M 1 x N 4096
+ *   x K 4096: SMALL 5 GFLOP/s, tiles 3, linear.comp 0.5.
+ *
+ * shaders/linear.comp everywhere else (GPUs): shared-memory tiles with register blocking
+ *   (pick_tiles).
+ *
+ * LSVK_LINEAR_TILES overrides the choice (tests and tuning): "tiled" runs linear.comp; "tile,R,CN"
+ * or "small,R,CN" set the shape of linear_shuffle.comp where it can run. */
 #include "ops/op_util.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 LSVK_DECLARE_SHADER(linear);
+LSVK_DECLARE_SHADER(linear_shuffle);
+
+static uint32_t max_invocations(const lsvk_context *ctx) {
+    uint32_t lim = ctx->info.max_workgroup_invocations;
+    if (ctx->info.max_workgroup_size[0] < lim) lim = ctx->info.max_workgroup_size[0];
+    return lim;
+}
+
+/* ---- linear.comp */
 
 typedef struct linear_tiles {
     uint32_t bm, bn, bk, tm, tn;
@@ -15,8 +48,9 @@ static uint32_t tiles_shared_bytes(const linear_tiles *t) {
 /* First tile shape in order of preference that fits the device's workgroup and shared-memory
  * limits, by the number of rows M: one row (decode) and a few rows get flat tiles, so that
  * invocations are not spent on rows that do not exist. The first choice of each list was the
- * fastest of those tried on lavapipe (1000^3: 2.3 GFLOP/s; 1 x 4096 x 4096: 0.3 GFLOP/s); the
- * last of each list fits every Vulkan device (128 invocations, 16 KiB). */
+ * fastest of those tried on lavapipe before linear_shuffle.comp (1000^3: 2.3 GFLOP/s;
+ * 1 x 4096 x 4096: 0.3 GFLOP/s); the last of each list fits every Vulkan device (128
+ * invocations, 16 KiB). */
 static linear_tiles pick_tiles(const lsvk_context *ctx, uint64_t M) {
     static const linear_tiles rows1[] = {
         {1, 256, 16, 1, 4}, /* 64 invocations, 16.2 KiB */
@@ -46,13 +80,70 @@ static linear_tiles pick_tiles(const lsvk_context *ctx, uint64_t M) {
         list = rows16;
         n = sizeof rows16 / sizeof rows16[0];
     }
-    uint32_t max_inv = ctx->info.max_workgroup_invocations;
-    if (ctx->info.max_workgroup_size[0] < max_inv) max_inv = ctx->info.max_workgroup_size[0];
     for (size_t i = 0; i < n; i++)
-        if (tiles_invocations(&list[i]) <= max_inv &&
+        if (tiles_invocations(&list[i]) <= max_invocations(ctx) &&
             tiles_shared_bytes(&list[i]) <= ctx->info.max_shared_memory)
             return list[i];
     return list[n - 1];
+}
+
+/* ---- linear_shuffle.comp */
+
+typedef struct shuffle_shape {
+    bool small;
+    uint32_t r, cn, vec;
+} shuffle_shape;
+
+/* linear_shuffle.comp needs a workgroup that is exactly one subgroup: a fixed subgroup size and
+ * subgroup shuffles in compute shaders. */
+static bool shuffle_ok(const lsvk_context *ctx) {
+    const lsvk_device_info *in = &ctx->info;
+    uint32_t sg = in->subgroup_size;
+    if (in->type != LSVK_DEVICE_TYPE_CPU || sg < 1 || sg > 64 || (sg & (sg - 1)) != 0 ||
+        in->min_subgroup_size != sg || in->max_subgroup_size != sg || sg > max_invocations(ctx))
+        return false;
+    VkPhysicalDeviceSubgroupProperties sp = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
+                                      .pNext = &sp};
+    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
+    return (sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           (sp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sp.subgroupSize == sg;
+}
+
+static uint32_t pow2_ceil(uint64_t v) {
+    uint32_t p = 1;
+    while (p < v && p < (1u << 30)) p *= 2;
+    return p;
+}
+
+/* The shape for linear_shuffle.comp (see the top comment). */
+static shuffle_shape pick_shuffle(const char *env, uint32_t sg, uint64_t M, uint64_t N,
+                                  uint64_t K) {
+    shuffle_shape s = {false, 1, 1, K % 4 == 0 ? 4 : 1};
+    if (env && (strncmp(env, "tile,", 5) == 0 || strncmp(env, "small,", 6) == 0)) {
+        char *end;
+        s.small = env[0] == 's';
+        s.r = (uint32_t)strtoul(strchr(env, ',') + 1, &end, 10);
+        if (*end == ',') s.cn = (uint32_t)strtoul(end + 1, &end, 10);
+        if (*end == '\0' && s.r >= 1 && s.r <= 16 && s.cn >= 1 && s.cn <= 16) return s;
+        s.r = s.cn = 1;
+        s.small = false;
+    }
+    uint32_t cn_max = 8;
+    if (M <= 4) {
+        /* few rows (decode): R rows per tile, not R*SG; there w is loaded once either way */
+        s.small = true;
+        s.r = pow2_ceil(M);
+        cn_max = 2;
+    } else {
+        /* 512 accumulators per lane; R*SG <= M */
+        uint32_t r_max = 64 / sg > 1 ? 64 / sg : 1;
+        while (s.r < r_max && (uint64_t)s.r * 2 * sg <= M) s.r *= 2;
+    }
+    s.cn = pow2_ceil((N + sg - 1) / sg);
+    if (s.cn > cn_max) s.cn = cn_max;
+    return s;
 }
 
 lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
@@ -80,31 +171,47 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: y must not be one of its inputs", op);
 
     uint64_t M = (uint64_t)(x->numel / K);
-    linear_tiles t = pick_tiles(ctx, M);
-    uint32_t push[4] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u};
-
     lsvk_dispatch d = {0};
-    d.shader = LSVK_SHADER(linear);
     d.label = "linear";
-    d.spec[0] = tiles_invocations(&t);
-    d.spec[1] = t.bm;
-    d.spec[2] = t.bn;
-    d.spec[3] = t.bk;
-    d.spec[4] = t.tm;
-    d.spec[5] = t.tn;
-    d.spec_count = 6;
     d.buffers[0] = x;
     d.buffers[1] = w;
     d.buffers[2] = b ? b : lsvk__dummy_tensor(ctx);
     d.buffers[3] = y;
     d.buffer_count = 4;
     d.write_mask = 1u << 3;
-    d.push = push;
-    d.push_size = sizeof push;
-    /* x over the N tiles, y (and z past y's limit) over the M tiles; the shader loops past the
+    if (!d.buffers[2]) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_DEVICE_MEMORY, "%s: no dummy tensor", op);
+
+    const char *env = getenv("LSVK_LINEAR_TILES");
+    bool shuffle = shuffle_ok(ctx) && !(env && strcmp(env, "tiled") == 0);
+    shuffle_shape s = {false, 1, 1, 1};
+    uint32_t sg = ctx->info.subgroup_size, rows, cols;
+    if (shuffle) {
+        s = pick_shuffle(env, sg, M, (uint64_t)N, (uint64_t)K);
+        d.shader = LSVK_SHADER(linear_shuffle);
+        d.spec[0] = sg;
+        d.spec[1] = s.r;
+        d.spec[2] = s.cn;
+        d.spec[3] = s.vec;
+        d.spec[4] = s.small ? 1u : 0u;
+        d.spec_count = 5;
+        rows = s.small ? s.r : s.r * sg;
+        cols = s.cn * sg;
+    } else {
+        linear_tiles t = pick_tiles(ctx, M);
+        d.shader = LSVK_SHADER(linear);
+        d.spec[0] = tiles_invocations(&t);
+        d.spec[1] = t.bm;
+        d.spec[2] = t.bn;
+        d.spec[3] = t.bk;
+        d.spec[4] = t.tm;
+        d.spec[5] = t.tn;
+        d.spec_count = 6;
+        rows = t.bm;
+        cols = t.bn;
+    }
+    /* x over the N tiles, y (and z past y's limit) over the M tiles; the shaders loop past the
      * limits. */
-    uint64_t tiles_n = (uint64_t)lsvk__div_up((uint64_t)N, t.bn);
-    uint64_t tiles_m = (uint64_t)lsvk__div_up(M, t.bm);
+    uint64_t tiles_n = lsvk__div_up((uint64_t)N, cols), tiles_m = lsvk__div_up(M, rows);
     uint64_t mx = ctx->info.max_workgroup_count[0], my = ctx->info.max_workgroup_count[1],
              mz = ctx->info.max_workgroup_count[2];
     uint64_t gx = tiles_n < mx ? tiles_n : mx;
@@ -115,9 +222,34 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
     d.groups[1] = (uint32_t)gy;
     d.groups[2] = (uint32_t)gz;
 
-    if (!d.buffers[2]) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_DEVICE_MEMORY, "%s: no dummy tensor", op);
+    /* linear_shuffle.comp sums K in chunks of s.vec floats. lavapipe stops a workgroup's loops
+     * after 65535 iterations in all, so K is split into dispatches of at most `piece` chunks
+     * (the later ones add to y), leaving room for the store loop and the loops over tiles. */
+    uint64_t chunks = (uint64_t)K / s.vec, piece = chunks;
+    if (shuffle) {
+        uint64_t per_group = ((tiles_n + gx - 1) / gx) * ((tiles_m + gy * gz - 1) / (gy * gz));
+        uint64_t iters = 60000 / per_group;
+        if (iters < rows + 64)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "%s: %llu tiles per workgroup is past the device's loop limit", op,
+                              (unsigned long long)per_group);
+        piece = (iters - rows - 8) * (s.small ? sg : 1);
+        if (piece > chunks) piece = chunks;
+    }
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, lsvk__cmd_record(use, &d));
+    lsvk_status st = LSVK_SUCCESS;
+    uint64_t k0 = 0;
+    do {
+        uint64_t k1 = chunks - k0 > piece ? k0 + piece : chunks;
+        /* linear.comp reads the first 4 */
+        uint32_t push[7] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u,
+                            (uint32_t)k0, (uint32_t)k1, k0 > 0};
+        d.push = push;
+        d.push_size = shuffle ? sizeof push : 4 * sizeof push[0];
+        st = lsvk__cmd_record(use, &d);
+        k0 = k1;
+    } while (st == LSVK_SUCCESS && k0 < chunks);
+    return lsvk__op_end(use, immediate, st);
 }
