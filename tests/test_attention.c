@@ -412,6 +412,18 @@ static void check_bnhd(lsvk_context *ctx) {
     free(b);
 }
 
+/* Drivers that cap a shader's loop iterations (llvmpipe: 65535 in total) must refuse a key count
+ * past the cap, not return silently truncated sums. */
+static void check_loop_budget(lsvk_context *ctx) {
+    if (lsvk_context_device(ctx)->driver_id != 13 /* VK_DRIVER_ID_MESA_LLVMPIPE */) return;
+    int64_t s[4] = {1, 1, 65536, 1};
+    lsvk_tensor *q = poisoned(ctx, 4, s), *o = poisoned(ctx, 4, s);
+    TU_STATUS(lsvk_attention(NULL, q, q, q, NULL, 0, o), LSVK_ERROR_LIMIT_EXCEEDED);
+    TU_CHECK(strstr(lsvk_last_error(), "65535") != NULL, "message names the cap: %s", lsvk_last_error());
+    lsvk_tensor_destroy(q);
+    lsvk_tensor_destroy(o);
+}
+
 int main(void) {
     g_rng = tu_rng_make(tu_seed() ^ 0x41545431ull);
     lsvk_context *ctx = tu_context();
@@ -422,5 +434,6 @@ int main(void) {
     check_sequence(ctx);
     check_long(ctx);
     check_bnhd(ctx);
+    check_loop_budget(ctx);
     return tu_finish(ctx);
 }

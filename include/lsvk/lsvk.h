@@ -82,6 +82,7 @@ typedef struct lsvk_device_info {
     lsvk_device_type type;
     char driver_name[256];              /* from VkPhysicalDeviceDriverProperties */
     char driver_info[256];
+    uint32_t driver_id;                 /* VkDriverId (0 if the driver does not say) */
     uint32_t driver_version;            /* raw, vendor-encoded */
     uint32_t api_version;               /* VK_MAKE_API_VERSION encoding */
     uint32_t subgroup_size;             /* default subgroup size */

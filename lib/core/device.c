@@ -121,6 +121,7 @@ lsvk_status lsvk__device_info(VkPhysicalDevice pd, uint32_t index, lsvk_device_i
     if (f.has_driver_props) {
         copy_str(info->driver_name, sizeof info->driver_name, drv.driverName);
         copy_str(info->driver_info, sizeof info->driver_info, drv.driverInfo);
+        info->driver_id = (uint32_t)drv.driverID;
     }
     info->driver_version = p->driverVersion;
     info->api_version = p->apiVersion;

@@ -167,6 +167,12 @@ lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tenso
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT,
                           "%s: out must not be one of its inputs (q, k, v, mask)", op);
 
+    /* Each workgroup walks every key (one loop iteration per key, plus a few hundred more). */
+    if ((uint64_t)N + 512 > lsvk__loop_budget(ctx))
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                          "%s: %lld keys: this driver (%s) stops a shader's loops after %llu iterations, "
+                          "and lsvk does not split the keys of full attention yet",
+                          op, (long long)N, ctx->info.driver_name, (unsigned long long)lsvk__loop_budget(ctx));
     attn_tiles s = pick_tiles(ctx, (uint32_t)dh);
     if (shared_bytes((uint32_t)dh, &s) > ctx->info.max_shared_memory)
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,

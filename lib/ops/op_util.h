@@ -95,6 +95,13 @@ typedef struct lsvk__layernorm_push {
     uint32_t stride, offset, sub, skip;
 } lsvk__layernorm_push;
 
+/* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total, its
+ * guard against endless shaders, silently. Ops whose loops would run longer there must split the
+ * work or refuse it. */
+static inline uint64_t lsvk__loop_budget(const lsvk_context *ctx) {
+    return ctx->info.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? 65535u : UINT64_MAX;
+}
+
 /* Largest power of two <= v (v >= 1). */
 static inline uint32_t lsvk__pow2_floor(uint32_t v) {
     uint32_t p = 1;
