@@ -217,11 +217,42 @@ static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, pl
         if (chunks > max_chunks) chunks = max_chunks;
         if (chunks < 1) chunks = 1;
         p->proj_chunk = lsvk__div_up(p->N, chunks);
+        /* Loop iterations of one invocation of ls_project_partial.comp per token of its chunk (the
+         * tile loops, plus the max pass); bounded where the driver caps them (llvmpipe). */
+        uint64_t wg = p->proj_wg, tt = p->proj_tt;
+        uint64_t per_tile = lsvk__div_up(tt * R, wg) + lsvk__div_up(tt * p->DH, wg) +
+                            lsvk__div_up(R, wg) * tt + (uint64_t)p->proj_nper * (tt + 1) + 8;
+        uint64_t budget = lsvk__loop_budget(ctx) - 1024;
+        uint64_t max_chunk = budget * tt / (per_tile + tt * (1 + lsvk__div_up(R, wg)));
+        if (max_chunk < tt)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "lsvk_ls_forward: %u landmarks x head_dim %u exceed what one shader "
+                              "invocation of this driver (%s) may loop over", R, p->DH, ctx->info.driver_name);
+        if (p->proj_chunk > max_chunk) p->proj_chunk = (uint32_t)(max_chunk / tt * tt);
         p->proj_chunks = lsvk__div_up(p->N, p->proj_chunk);
+        uint64_t part_bytes = (uint64_t)BH * p->M * p->proj_chunks * (2 + 2ull * p->DH) * 4;
+        if (part_bytes > ctx->info.max_storage_buffer_range)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "lsvk_ls_forward: the landmark partial sums (%llu bytes) exceed the "
+                              "device's maxStorageBufferRange (%llu bytes)", (unsigned long long)part_bytes,
+                              (unsigned long long)ctx->info.max_storage_buffer_range);
     }
     p->attn_wg = wg_limit(ctx, 64);
     uint32_t kt = (shared_floats) / (2 * p->DH + 1);
     p->attn_kt = kt > 64 ? 64 : kt;
+    {
+        /* ls_window_attn.comp: each query scores its landmarks and window keys (two dh loops per
+         * key) and the workgroup loads its key tiles. */
+        uint64_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1, kw = l->cfg.window ? l->cfg.window + 2 * e : 0;
+        uint64_t keys = p->M + kw, tiles = lsvk__div_up(p->M, p->attn_kt) + lsvk__div_up(p->attn_wg + kw, p->attn_kt);
+        uint64_t loops = keys * (2ull * p->DH + 3) + tiles * (lsvk__div_up((uint64_t)p->attn_kt * p->DH, p->attn_wg) + 8) +
+                         4ull * p->DH + 64;
+        if (loops > lsvk__loop_budget(ctx))
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "lsvk_ls_forward: %llu landmark + window keys x head_dim %u exceed what one "
+                              "shader invocation of this driver (%s) may loop over",
+                              (unsigned long long)keys, p->DH, ctx->info.driver_name);
+    }
     if (l->cfg.cls) {
         p->cls_ct = 256;
         p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
