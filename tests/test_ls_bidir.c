@@ -1,5 +1,9 @@
 /* The bidirectional long-short layer against lib/ref on random configurations and inputs nobody
- * tuned for, outputs poisoned first; and its argument errors. */
+ * tuned for, outputs poisoned first, with both kernel shapes (LSVK_LS_SHUFFLE); and its argument
+ * errors. */
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#endif
 #include "ref/ref_attention.h"
 #include "testutil.h"
 
@@ -89,6 +93,19 @@ done:
 static lsvk_ls_config cfg(uint32_t H, uint32_t dh, uint32_t w, uint32_t r, int K, int cls) {
     lsvk_ls_config c = {H * dh, H, dh, w, r, K, cls};
     return c;
+}
+
+/* Forces the kernel shape: "0" the tile shaders (the GPU path), "R,RG,KU" the shuffle ones (CPU
+ * devices with fixed subgroups); NULL: the library's choice for the device. */
+static void set_shape(const char *shape) {
+#ifdef _WIN32
+    _putenv_s("LSVK_LS_SHUFFLE", shape ? shape : "");
+#else
+    if (shape)
+        setenv("LSVK_LS_SHUFFLE", shape, 1);
+    else
+        unsetenv("LSVK_LS_SHUFFLE");
+#endif
 }
 
 static void test_errors(lsvk_context *ctx) {
@@ -186,6 +203,34 @@ int main(void) {
     run_case(ctx, &r, cfg(2, 256, 32, 7, 0, 0), 2, 96, v3, "head_dim 256, w 32");
     v3[0] = 300; v3[1] = 257;
     run_case(ctx, &r, cfg(2, 40, 100, 37, 0, 0), 2, 300, v3, "w 100 (window past a tile), r 37");
+    /* the shuffle shaders' edges, whatever the subgroup size (4, 8, 16 here): query blocks of
+     * R*SG rows that N does not fill, landmark and window steps of KU keys with a tail, landmark
+     * groups of RG with a short last one, score quads that are not vec4-aligned (r % 4 != 0),
+     * head dims that are not a multiple of 4 or of 4*SG, several projection chunks whose length
+     * is no multiple of the token steps and blocks */
+    set_shape("3,12,4");
+    v3[0] = 30; v3[1] = 31;
+    run_case(ctx, &r, cfg(2, 20, 6, 37, 3, 1), 2, 30, v3, "shuffle 3,12,4: dh 20, r 37, cls");
+    set_shape("1,4,3");
+    v3[0] = 44; v3[1] = 9; v3[2] = 2;
+    run_case(ctx, &r, cfg(2, 37, 11, 10, 0, 0), 3, 44, v3, "shuffle 1,4,3: dh 37, r 10, w 11");
+    set_shape("2,8,2");
+    v3[0] = 64; v3[1] = 64;
+    run_case(ctx, &r, cfg(1, 80, 2, 4, 0, 0), 2, 64, v3, "shuffle 2,8,2: dh 80 (surya's), w 2, r 4");
+    set_shape(NULL);
+    v3[0] = 41; v3[1] = 3;
+    run_case(ctx, &r, cfg(2, 16, 4, 0, 5, 1), 2, 40, v3, "cls without landmarks, conv 5");
+    v3[0] = 2107; v3[1] = 1500;
+    run_case(ctx, &r, cfg(2, 8, 7, 5, 0, 0), 2, 2107, v3, "N 2107: several projection chunks");
+    /* the tile shaders (what GPUs run) */
+    set_shape("0");
+    v3[0] = 35; v3[1] = 1; v3[2] = 20;
+    run_case(ctx, &r, cfg(3, 24, 5, 3, 3, 0), 3, 35, v3, "tiles: odd w 5, conv 3");
+    v3[0] = 43; v3[1] = 2; v3[2] = 30;
+    run_case(ctx, &r, cfg(3, 24, 6, 4, 7, 1), 3, 42, v3, "tiles: cls + conv");
+    v3[0] = 300; v3[1] = 257;
+    run_case(ctx, &r, cfg(2, 40, 100, 37, 0, 0), 2, 300, v3, "tiles: w 100, r 37");
+    set_shape(NULL);
     /* a few random configurations */
     for (int i = 0; i < 4; i++) {
         uint32_t H = (uint32_t)tu_randint(&r, 1, 4), dh = (uint32_t)tu_randint(&r, 1, 48);

@@ -15,6 +15,9 @@ LSVK_DECLARE_SHADER(split_combine);
 LSVK_DECLARE_SHADER(ls_window_attn);
 LSVK_DECLARE_SHADER(ls_cls_partial);
 LSVK_DECLARE_SHADER(ls_conv);
+LSVK_DECLARE_SHADER(ls_attn_shuffle);
+LSVK_DECLARE_SHADER(ls_project_shuffle);
+LSVK_DECLARE_SHADER(ls_conv_cpu);
 
 /* Parameters by reference name. */
 enum { P_WQ, P_BQ, P_WK, P_BK, P_WV, P_BV, P_WD, P_BD, P_WO, P_BO,
@@ -35,6 +38,7 @@ struct lsvk_ls_layer {
     /* workspace for the last (B, N0); replaced ones stay alive until destroy, since a recorded
      * but unsubmitted sequence may still use them */
     int64_t ws_B, ws_N0;
+    uint64_t ws_part; /* floats of the projection partials it was sized for */
     lsvk_tensor *ws[WS_COUNT];
     lsvk_tensor **retired;
     size_t retired_count;
@@ -178,8 +182,17 @@ lsvk_status lsvk_ls_layer_load(lsvk_ls_layer *l, const lsvk_safetensors *st, con
 
 /* ------------------------------------------------------------ forward */
 
+/* Two shapes of the projection and attention kernels: ls_project_partial.comp and
+ * ls_window_attn.comp (shared-memory tiles) on GPUs; on CPU devices where it can run,
+ * ls_project_shuffle.comp and ls_attn_shuffle.comp (one subgroup per workgroup, subgroup
+ * shuffles instead of shared memory: lavapipe loads memory lane by lane inside loops).
+ * LSVK_LS_SHUFFLE overrides the choice (tests and tuning): "0" takes the tile shaders, "R,RG[,KU]"
+ * the shuffle ones (where they can run) with R query rows per lane, RG landmarks per projection
+ * group and KU keys per step. */
 typedef struct plan {
     uint32_t B, N, N0, D, H, DH, R, M;
+    bool shuffle;
+    uint32_t sg, attn_r, attn_ku, proj_rg, proj_groups;
     uint32_t proj_wg, proj_tt, proj_nper, proj_chunk, proj_chunks;
     uint32_t attn_wg, attn_kt;
     uint32_t cls_ct, cls_chunks;
@@ -191,6 +204,78 @@ static uint32_t wg_limit(const lsvk_context *ctx, uint32_t want) {
     return want < lim ? want : lsvk__pow2_floor(lim);
 }
 
+/* The shuffle shaders need a workgroup that is exactly one subgroup: a fixed subgroup size and
+ * subgroup shuffles in compute shaders (as full_attn.c's attention_shuffle.comp). */
+static bool shuffle_ok(const lsvk_context *ctx) {
+    const lsvk_device_info *in = &ctx->info;
+    uint32_t sg = in->subgroup_size;
+    if (sg < 1 || sg > 64 || (sg & (sg - 1)) != 0 || in->min_subgroup_size != sg ||
+        in->max_subgroup_size != sg || sg > wg_limit(ctx, sg))
+        return false;
+    VkPhysicalDeviceSubgroupProperties sp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sp};
+    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
+    return (sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+           (sp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sp.subgroupSize == sg;
+}
+
+/* Query rows per lane of ls_attn_shuffle.comp. A block of SG*R queries loads each key of
+ * [landmarks ; the union of its windows] once for all its rows, but every row scores the whole
+ * union, so small windows want small blocks. Picks the R (up to ~128 / dh: the unrolled shader,
+ * and lavapipe's compile time, grow with R * dh) of least estimated cost per query,
+ * (M + union) * (L + R) / R, a key's loads and shuffles costing L ~ 1.4 times one row's
+ * multiply-adds (measured on lavapipe, dim 512 / 8 heads, w 64, r 64). */
+static uint32_t attn_rows(uint32_t sg, uint32_t dh, uint32_t w, uint32_t M) {
+    uint32_t rmax = (128 + dh / 2) / dh, e = w / 2 ? w / 2 : 1, pick = 1;
+    rmax = rmax < 1 ? 1 : rmax > 8 ? 8 : rmax;
+    double best = 0;
+    for (uint32_t r = 1; r <= rmax; r++) {
+        uint64_t rows = (uint64_t)sg * r, u = 0;
+        for (uint64_t k = 0; w && k < 64; k++) /* the union's mean size over 64 blocks */
+            u += ((k * rows + rows - 1) / w - k * rows / w + 1) * w + 2 * e;
+        double cost = (M + u / 64.0) * (1.4 + r) / r;
+        if (r == 1 || cost < best) best = cost, pick = r;
+    }
+    return pick;
+}
+
+/* Shuffle-shader shape: rows per lane and keys per step of the attention, landmarks per group of
+ * the projection; all grow the unrolled shaders, and lavapipe's compile time with them (kept to
+ * about a second each; dh 256 takes longer). */
+static bool pick_shuffle(const lsvk_context *ctx, const lsvk_ls_config *c, uint32_t M, plan *p) {
+    const char *env = getenv("LSVK_LS_SHUFFLE");
+    uint32_t rows = 0, rg = 0, ku = 0, dh = c->head_dim;
+    if (env && *env) {
+        char *end;
+        unsigned long a = strtoul(env, &end, 10), b = 0, k = 2;
+        if (*end == ',') b = strtoul(end + 1, &end, 10);
+        if (*end == ',') k = strtoul(end + 1, &end, 10);
+        if (*end == '\0' && a == 0 && b == 0) return false;
+        if (*end == '\0' && a >= 1 && a <= 8 && b >= 1 && b <= 64 && k >= 1 && k <= 4)
+            rows = (uint32_t)a, rg = (uint32_t)b, ku = (uint32_t)k;
+    }
+    bool want = rows || ctx->info.type == LSVK_DEVICE_TYPE_CPU;
+    if (!want || !shuffle_ok(ctx)) return false;
+    p->sg = ctx->info.subgroup_size;
+    if (!rows) {
+        rows = attn_rows(p->sg, dh, c->window, M);
+        ku = dh <= 128 ? 2 : 1;
+        rg = 32;
+    }
+    p->attn_r = rows;
+    p->attn_ku = ku;
+    /* landmarks split evenly over the groups, a multiple of 4 (aligned score loads) */
+    uint32_t rr = c->landmarks ? c->landmarks : 1, groups = (rr + rg - 1) / rg;
+    rg = (rr + groups - 1) / groups;
+    if (rg % 4 && rr % 4 == 0) rg += 4 - rg % 4;
+    p->proj_rg = rg;
+    p->proj_groups = (rr + rg - 1) / rg * (((dh + 3) / 4 + p->sg - 1) / p->sg);
+    return true;
+}
+
+/* Floats before K and V in a partial record: 4 keeps the shuffle shader's vec4 stores aligned. */
+static uint32_t proj_hdr(const plan *p) { return p->shuffle ? 4 : 2; }
+
 /* Tile sizes from the device's shared memory and invocation limits. */
 static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, plan *p) {
     const lsvk_context *ctx = l->ctx;
@@ -200,65 +285,97 @@ static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, pl
     p->B = B; p->N0 = N0; p->N = N0 - (uint32_t)l->cfg.cls; p->D = l->cfg.dim; p->H = l->cfg.heads;
     p->DH = l->cfg.head_dim; p->R = l->cfg.landmarks; p->M = l->M;
     uint32_t BH = B * p->H;
+    p->shuffle = pick_shuffle(ctx, &l->cfg, p->M, p);
 
     if (p->M > 0) {
         uint32_t R = p->R ? p->R : 1;
-        p->proj_wg = wg_limit(ctx, cpu ? 64 : 128);
-        if (shared_floats <= 2 * R + R + 2 * p->DH)
-            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "lsvk_ls_forward: %u landmarks x head_dim %u need more shared memory than "
-                              "the device's %u bytes", R, p->DH, ctx->info.max_shared_memory);
-        p->proj_tt = (shared_floats - 2 * R) / (R + 2 * p->DH);
-        if (p->proj_tt > 32) p->proj_tt = 32;
-        p->proj_nper = lsvk__div_up((uint64_t)R * p->DH, p->proj_wg);
-        uint32_t target = cpu ? 32 : 1024; /* workgroups to keep the device busy */
-        uint32_t chunks = BH >= target ? 1 : target / BH;
+        uint32_t per_chunk = BH; /* workgroups per chunk */
+        if (p->shuffle) {
+            per_chunk *= p->proj_groups;
+        } else {
+            p->proj_wg = wg_limit(ctx, cpu ? 64 : 128);
+            if (shared_floats <= 2 * R + R + 2 * p->DH)
+                return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                                  "lsvk_ls_forward: %u landmarks x head_dim %u need more shared memory than "
+                                  "the device's %u bytes", R, p->DH, ctx->info.max_shared_memory);
+            p->proj_tt = (shared_floats - 2 * R) / (R + 2 * p->DH);
+            if (p->proj_tt > 32) p->proj_tt = 32;
+            p->proj_nper = lsvk__div_up((uint64_t)R * p->DH, p->proj_wg);
+        }
+        /* Enough workgroups to keep the device busy; on CPUs also at least two chunks, and chunks
+         * of at most 4096 tokens (the partials grow with the chunk count, and so does the
+         * combine). Chunks of at least 64 tokens, and partials within a binding's range. */
+        uint32_t target = cpu ? 32 : 1024;
+        uint32_t chunks = per_chunk >= target ? 1 : target / per_chunk;
+        if (cpu && chunks < 2) chunks = 2;
+        if (cpu && chunks < lsvk__div_up(p->N, 4096)) chunks = lsvk__div_up(p->N, 4096);
         uint32_t max_chunks = lsvk__div_up(p->N, 64);
         if (chunks > max_chunks) chunks = max_chunks;
+        uint64_t rec_bytes = 4ull * BH * p->M * (proj_hdr(p) + 2ull * p->DH);
+        uint64_t range = ctx->info.max_storage_buffer_range;
+        if (range && chunks > range / rec_bytes) chunks = (uint32_t)(range / rec_bytes);
         if (chunks < 1) chunks = 1;
         p->proj_chunk = lsvk__div_up(p->N, chunks);
-        /* Loop iterations of one invocation of ls_project_partial.comp per token of its chunk (the
-         * tile loops, plus the max pass); bounded where the driver caps them (llvmpipe). */
-        uint64_t wg = p->proj_wg, tt = p->proj_tt;
-        uint64_t per_tile = lsvk__div_up(tt * R, wg) + lsvk__div_up(tt * p->DH, wg) +
-                            lsvk__div_up(R, wg) * tt + (uint64_t)p->proj_nper * (tt + 1) + 8;
-        uint64_t budget = lsvk__loop_budget(ctx) - 1024;
-        uint64_t max_chunk = budget * tt / (per_tile + tt * (1 + lsvk__div_up(R, wg)));
-        if (max_chunk < tt)
+        uint64_t budget = lsvk__loop_budget(ctx) - 1024, max_chunk;
+        if (p->shuffle) {
+            /* ls_project_shuffle.comp's loop iterations: per token one of the max pass and 1/TU of
+             * the accumulation, per block of PB tokens one more (TU 2, PB 32) */
+            max_chunk = budget * 32 / 49 / 32 * 32;
+        } else {
+            /* Loop iterations of one invocation of ls_project_partial.comp per token of its chunk
+             * (the tile loops, plus the max pass); bounded where the driver caps them (llvmpipe). */
+            uint64_t wg = p->proj_wg, tt = p->proj_tt;
+            uint64_t per_tile = lsvk__div_up(tt * R, wg) + lsvk__div_up(tt * p->DH, wg) +
+                                lsvk__div_up(R, wg) * tt + (uint64_t)p->proj_nper * (tt + 1) + 8;
+            max_chunk = budget * tt / (per_tile + tt * (1 + lsvk__div_up(R, wg))) / tt * tt;
+        }
+        if (max_chunk < 1)
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                               "lsvk_ls_forward: %u landmarks x head_dim %u exceed what one shader "
                               "invocation of this driver (%s) may loop over", R, p->DH, ctx->info.driver_name);
-        if (p->proj_chunk > max_chunk) p->proj_chunk = (uint32_t)(max_chunk / tt * tt);
+        if (p->proj_chunk > max_chunk) p->proj_chunk = (uint32_t)max_chunk;
         p->proj_chunks = lsvk__div_up(p->N, p->proj_chunk);
-        uint64_t part_bytes = (uint64_t)BH * p->M * p->proj_chunks * (2 + 2ull * p->DH) * 4;
-        if (part_bytes > ctx->info.max_storage_buffer_range)
+        uint64_t part_bytes = rec_bytes * p->proj_chunks;
+        if (range && part_bytes > range)
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                               "lsvk_ls_forward: the landmark partial sums (%llu bytes) exceed the "
                               "device's maxStorageBufferRange (%llu bytes)", (unsigned long long)part_bytes,
-                              (unsigned long long)ctx->info.max_storage_buffer_range);
+                              (unsigned long long)range);
     }
     p->attn_wg = wg_limit(ctx, 64);
     uint32_t kt = (shared_floats) / (2 * p->DH + 1);
     p->attn_kt = kt > 64 ? 64 : kt;
     {
-        /* ls_window_attn.comp: each query scores its landmarks and window keys (two dh loops per
-         * key) and the workgroup loads its key tiles. */
-        uint64_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1, kw = l->cfg.window ? l->cfg.window + 2 * e : 0;
-        uint64_t keys = p->M + kw, tiles = lsvk__div_up(p->M, p->attn_kt) + lsvk__div_up(p->attn_wg + kw, p->attn_kt);
-        uint64_t loops = keys * (2ull * p->DH + 3) + tiles * (lsvk__div_up((uint64_t)p->attn_kt * p->DH, p->attn_wg) + 8) +
-                         4ull * p->DH + 64;
+        uint64_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1, w = l->cfg.window, loops;
+        if (p->shuffle) {
+            /* ls_attn_shuffle.comp: one iteration per KU keys of [landmarks ; the block's
+             * window union], at most (ceil((SG*R - 1) / w) + 1) segments and 2e more */
+            uint64_t rows = (uint64_t)p->sg * p->attn_r;
+            uint64_t u = w ? ((rows - 1 + w - 1) / w + 1) * w + 2 * e : 0;
+            if (u > p->N) u = p->N;
+            loops = lsvk__div_up(p->M, p->attn_ku) + lsvk__div_up(u, p->attn_ku) + 64;
+        } else {
+            /* ls_window_attn.comp: each query scores its landmarks and window keys (two dh loops
+             * per key) and the workgroup loads its key tiles. */
+            uint64_t kw = w ? w + 2 * e : 0;
+            uint64_t keys = p->M + kw, tiles = lsvk__div_up(p->M, p->attn_kt) + lsvk__div_up(p->attn_wg + kw, p->attn_kt);
+            loops = keys * (2ull * p->DH + 3) + tiles * (lsvk__div_up((uint64_t)p->attn_kt * p->DH, p->attn_wg) + 8) +
+                    4ull * p->DH + 64;
+        }
         if (loops > lsvk__loop_budget(ctx))
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "lsvk_ls_forward: %llu landmark + window keys x head_dim %u exceed what one "
+                              "lsvk_ls_forward: %u landmarks + window %llu x head_dim %u exceed what one "
                               "shader invocation of this driver (%s) may loop over",
-                              (unsigned long long)keys, p->DH, ctx->info.driver_name);
+                              p->M, (unsigned long long)w, p->DH, ctx->info.driver_name);
     }
     if (l->cfg.cls) {
         p->cls_ct = 256;
         p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
     }
-    if (BH > ctx->info.max_workgroup_count[1] || lsvk__div_up(p->N, p->attn_wg) > ctx->info.max_workgroup_count[0] ||
-        p->proj_chunks > ctx->info.max_workgroup_count[0] || p->cls_chunks > ctx->info.max_workgroup_count[0])
+    uint32_t attn_rows = p->shuffle ? p->sg * p->attn_r : p->attn_wg;
+    if (BH > ctx->info.max_workgroup_count[1] || lsvk__div_up(p->N, attn_rows) > ctx->info.max_workgroup_count[0] ||
+        p->proj_chunks > ctx->info.max_workgroup_count[0] || p->cls_chunks > ctx->info.max_workgroup_count[0] ||
+        p->proj_groups > ctx->info.max_workgroup_count[2])
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                           "lsvk_ls_forward: batch x heads = %u or sequence %u past the device's "
                           "maxComputeWorkGroupCount (%u x %u)", BH, p->N, ctx->info.max_workgroup_count[0],
@@ -276,8 +393,12 @@ static lsvk_status retire_workspace(lsvk_ls_layer *l) {
     return LSVK_SUCCESS;
 }
 
+static uint64_t part_floats(const plan *p) {
+    return (uint64_t)p->B * p->H * p->M * p->proj_chunks * (proj_hdr(p) + 2ull * p->DH);
+}
+
 static lsvk_status ensure_workspace(lsvk_ls_layer *l, const plan *p) {
-    if (l->ws[WS_Q] && l->ws_B == p->B && l->ws_N0 == p->N0) return LSVK_SUCCESS;
+    if (l->ws[WS_Q] && l->ws_B == p->B && l->ws_N0 == p->N0 && l->ws_part == part_floats(p)) return LSVK_SUCCESS;
     LSVK_TRY(retire_workspace(l));
     lsvk_context *ctx = l->ctx;
     int64_t seq[3] = {p->B, p->N0, p->D}, scores[3] = {p->B, p->N0, (int64_t)p->H * p->R};
@@ -287,15 +408,27 @@ static lsvk_status ensure_workspace(lsvk_ls_layer *l, const plan *p) {
     if (p->R > 0) LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, scores, &l->ws[WS_S]));
     LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_ATT]));
     if (p->M > 0) {
-        uint64_t rec = 2 + 2ull * p->DH;
-        LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->M * p->proj_chunks * rec), 0, &l->ws[WS_PART]));
+        LSVK_TRY(make(ctx, (int64_t)part_floats(p), 0, &l->ws[WS_PART]));
         LSVK_TRY(make(ctx, 2ll * p->B * p->M, p->D, &l->ws[WS_LAND]));
     }
     if (l->cfg.cls)
         LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->cls_chunks * (2 + p->DH)), 0, &l->ws[WS_CLS]));
     l->ws_B = p->B;
     l->ws_N0 = p->N0;
+    l->ws_part = part_floats(p);
     return LSVK_SUCCESS;
+}
+
+/* Workgroups of a split_combine.comp dispatch (c: its spec constants), which loops over its
+ * groups: on CPUs a few dozen, as lavapipe pays for every workgroup it starts (lra's 2048 groups:
+ * 20 ms at 512 bits), yet enough that no invocation loops past the driver's budget. */
+static void combine_grid(const lsvk_context *ctx, uint64_t groups, uint32_t nchunks, lsvk_dispatch *c) {
+    uint32_t wg = c->spec[0], dh = c->spec[1], vecs = c->spec[2], hdr = c->spec[3];
+    uint64_t v = hdr == 4 && dh % 4 == 0 ? 4 : 1, elems = lsvk__div_up((uint64_t)vecs * dh, v * wg);
+    uint64_t per_group = 2ull * nchunks + elems * (nchunks + 1ull) + 1, budget = lsvk__loop_budget(ctx) - 1024;
+    uint64_t n = ctx->info.type == LSVK_DEVICE_TYPE_CPU && groups > 64 ? 64 : groups;
+    while (n < groups && lsvk__div_up(groups, n) * per_group > budget) n *= 2;
+    lsvk__grid_2d(ctx, n < groups ? n : groups, c->groups);
 }
 
 static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const lsvk_tensor *x,
@@ -337,29 +470,37 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
             p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.cls, has_mask, p->proj_chunk, p->proj_chunks,
             p->R > 0};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = "ls.project"};
-        d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
-        d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
-        d.spec_count = 5;
+        if (p->shuffle) {
+            d.shader = LSVK_SHADER(ls_project_shuffle);
+            d.spec[0] = p->sg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1; d.spec[3] = p->proj_rg;
+            d.spec[4] = 2; d.spec[5] = 32; /* tokens per step, per block (see the shader) */
+            d.spec_count = 6;
+        } else {
+            d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
+            d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
+            d.spec_count = 5;
+        }
         d.buffers[0] = k; d.buffers[1] = v; d.buffers[2] = sc ? sc : dummy; d.buffers[3] = mk;
         d.buffers[4] = l->ws[WS_PART];
         d.buffer_count = 5;
         d.write_mask = 1u << 4;
         d.push = &push;
         d.push_size = sizeof push;
-        d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+        d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
         LSVK_TRY(lsvk__cmd_record(use, &d));
 
         struct { uint32_t groups, nchunks, H, J, base, sb, sj, sv; } cpush = {
             p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
         lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = "ls.project_combine"};
-        c.spec[0] = wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 2;
-        c.spec_count = 3;
+        c.spec[0] = p->shuffle ? p->sg : wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 2;
+        c.spec[3] = proj_hdr(p);
+        c.spec_count = 4;
         c.buffers[0] = l->ws[WS_PART]; c.buffers[1] = land;
         c.buffer_count = 2;
         c.write_mask = 1u << 1;
         c.push = &cpush;
         c.push_size = sizeof cpush;
-        lsvk__grid_2d(ctx, cpush.groups, c.groups);
+        combine_grid(ctx, cpush.groups, cpush.nchunks, &c);
         LSVK_TRY(lsvk__cmd_record(use, &c));
         LSVK_TRY(lsvk_layernorm(use, land, w[P_LNS_W], w[P_LNS_B], 1e-5f, land));
     }
@@ -372,13 +513,21 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_window_attn), .label = "ls.attention"};
         d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
         d.spec_count = 3;
+        uint32_t rows = p->attn_wg;
+        if (p->shuffle) { /* scores in the log2 domain */
+            d.shader = LSVK_SHADER(ls_attn_shuffle);
+            d.spec[0] = p->sg; d.spec[1] = p->attn_r; d.spec[2] = p->DH; d.spec[3] = p->attn_ku;
+            d.spec_count = 4;
+            push.scale = (float)(1.4426950408889634 / sqrt((double)p->DH));
+            rows = p->sg * p->attn_r;
+        }
         d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = land ? land : dummy;
         d.buffers[4] = mk; d.buffers[5] = att;
         d.buffer_count = 6;
         d.write_mask = 1u << 5;
         d.push = &push;
         d.push_size = sizeof push;
-        d.groups[0] = lsvk__div_up(p->N, p->attn_wg); d.groups[1] = p->B * p->H; d.groups[2] = 1;
+        d.groups[0] = lsvk__div_up(p->N, rows); d.groups[1] = p->B * p->H; d.groups[2] = 1;
         LSVK_TRY(lsvk__cmd_record(use, &d));
     }
 
@@ -408,7 +557,7 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         c.write_mask = 1u << 1;
         c.push = &cpush;
         c.push_size = sizeof cpush;
-        lsvk__grid_2d(ctx, cpush.groups, c.groups);
+        combine_grid(ctx, cpush.groups, cpush.nchunks, &c);
         LSVK_TRY(lsvk__cmd_record(use, &c));
     }
 
@@ -419,12 +568,19 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
         d.spec[0] = wg_limit(ctx, 64);
         d.spec_count = 1;
+        uint64_t items = (uint64_t)p->B * p->N * p->D; /* invocations' work items */
+        if (p->shuffle && p->DH % 4 == 0) { /* a vec4 of features x 16 tokens per item */
+            d.shader = LSVK_SHADER(ls_conv_cpu);
+            d.spec[1] = 16;
+            d.spec_count = 2;
+            items = (uint64_t)p->B * lsvk__div_up(p->N, 16) * (p->D / 4);
+        }
         d.buffers[0] = v; d.buffers[1] = mk; d.buffers[2] = w[P_CONV]; d.buffers[3] = att;
         d.buffer_count = 4;
         d.write_mask = 1u << 3;
         d.push = &push;
         d.push_size = sizeof push;
-        lsvk__grid_2d(ctx, lsvk__div_up((uint64_t)p->B * p->N * p->D, d.spec[0]), d.groups);
+        lsvk__grid_2d(ctx, lsvk__div_up(items, d.spec[0]), d.groups);
         LSVK_TRY(lsvk__cmd_record(use, &d));
     }
 
