@@ -103,6 +103,7 @@ typedef struct lsvk_device_info {
     int shader_float16;                 /* fp16 arithmetic in shaders */
     int storage_16bit;                  /* 16-bit types in storage buffers */
     int subgroup_arithmetic;            /* subgroup add/max in compute shaders */
+    int subgroup_shuffle;               /* subgroupShuffle in compute shaders */
     int timestamps;                     /* compute queue timestamps usable */
     float timestamp_period_ns;
 } lsvk_device_info;

@@ -130,6 +130,8 @@ lsvk_status lsvk__device_info(VkPhysicalDevice pd, uint32_t index, lsvk_device_i
     info->max_subgroup_size = f.has_size_control ? sc.maxSubgroupSize : sg.subgroupSize;
     info->subgroup_arithmetic = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
                                 (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    info->subgroup_shuffle = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                             (sg.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     info->max_shared_memory = l->maxComputeSharedMemorySize;
     info->max_workgroup_invocations = l->maxComputeWorkGroupInvocations;
     for (int i = 0; i < 3; i++) {

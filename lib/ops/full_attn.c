@@ -59,22 +59,6 @@ static uint32_t shared_budget(const lsvk_context *ctx) {
     return b < 32768 ? b : 32768;
 }
 
-/* attention_shuffle.comp needs a workgroup that is exactly one subgroup: a fixed subgroup size
- * (no size control range) and subgroup shuffles in compute shaders. */
-static bool shuffle_ok(const lsvk_context *ctx) {
-    const lsvk_device_info *in = &ctx->info;
-    uint32_t sg = in->subgroup_size;
-    if (sg < 1 || sg > 64 || (sg & (sg - 1)) != 0 || in->min_subgroup_size != sg ||
-        in->max_subgroup_size != sg || sg > max_invocations(ctx))
-        return false;
-    VkPhysicalDeviceSubgroupProperties sp = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                      .pNext = &sp};
-    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
-    return (sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-           (sp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sp.subgroupSize == sg;
-}
 
 /* Shrinks BK to fit the shared budget; false if the shape breaks a limit. */
 static bool fit_tiles(const lsvk_context *ctx, uint32_t dh, attn_tiles *s) {
@@ -94,7 +78,7 @@ static attn_tiles pick_tiles(const lsvk_context *ctx, uint32_t dh) {
         if (strncmp(env, "shuffle,", 8) == 0) {
             s.shuffle = true;
             s.r = (uint32_t)strtoul(env + 8, &end, 10);
-            if (*end == '\0' && s.r >= 1 && s.r <= 8 && shuffle_ok(ctx)) return s;
+            if (*end == '\0' && s.r >= 1 && s.r <= 8 && lsvk__subgroup_shuffle_ok(ctx)) return s;
         } else {
             s.bq = (uint32_t)strtoul(env, &end, 10);
             if (*end == ',') s.t = (uint32_t)strtoul(end + 1, &end, 10);
@@ -103,7 +87,7 @@ static attn_tiles pick_tiles(const lsvk_context *ctx, uint32_t dh) {
         }
     }
     bool cpu = ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    if (cpu && shuffle_ok(ctx)) {
+    if (cpu && lsvk__subgroup_shuffle_ok(ctx)) {
         /* More rows per lane spread each load and shuffle over more multiply-adds (width 256,
          * N 2048, dh 64: R = 1, 2, 4, 8 give 18, 30, 41, 52 GFLOP/s), but the shader grows as
          * R * dh and lavapipe's compile time with it (dh 64: 0.4, 0.7, 2.2, 8 s): R * dh ~ 128,

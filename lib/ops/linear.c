@@ -94,22 +94,6 @@ typedef struct shuffle_shape {
     uint32_t r, cn, vec;
 } shuffle_shape;
 
-/* linear_shuffle.comp needs a workgroup that is exactly one subgroup: a fixed subgroup size and
- * subgroup shuffles in compute shaders. */
-static bool shuffle_ok(const lsvk_context *ctx) {
-    const lsvk_device_info *in = &ctx->info;
-    uint32_t sg = in->subgroup_size;
-    if (in->type != LSVK_DEVICE_TYPE_CPU || sg < 1 || sg > 64 || (sg & (sg - 1)) != 0 ||
-        in->min_subgroup_size != sg || in->max_subgroup_size != sg || sg > max_invocations(ctx))
-        return false;
-    VkPhysicalDeviceSubgroupProperties sp = {
-        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
-                                      .pNext = &sp};
-    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
-    return (sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-           (sp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sp.subgroupSize == sg;
-}
 
 static uint32_t pow2_ceil(uint64_t v) {
     uint32_t p = 1;
@@ -182,7 +166,8 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
     if (!d.buffers[2]) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_DEVICE_MEMORY, "%s: no dummy tensor", op);
 
     const char *env = getenv("LSVK_LINEAR_TILES");
-    bool shuffle = shuffle_ok(ctx) && !(env && strcmp(env, "tiled") == 0);
+    bool shuffle = ctx->info.type == LSVK_DEVICE_TYPE_CPU && lsvk__subgroup_shuffle_ok(ctx) &&
+                   !(env && strcmp(env, "tiled") == 0);
     shuffle_shape s = {false, 1, 1, 1};
     uint32_t sg = ctx->info.subgroup_size, rows, cols;
     if (shuffle) {

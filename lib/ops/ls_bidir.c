@@ -204,20 +204,6 @@ static uint32_t wg_limit(const lsvk_context *ctx, uint32_t want) {
     return want < lim ? want : lsvk__pow2_floor(lim);
 }
 
-/* The shuffle shaders need a workgroup that is exactly one subgroup: a fixed subgroup size and
- * subgroup shuffles in compute shaders (as full_attn.c's attention_shuffle.comp). */
-static bool shuffle_ok(const lsvk_context *ctx) {
-    const lsvk_device_info *in = &ctx->info;
-    uint32_t sg = in->subgroup_size;
-    if (sg < 1 || sg > 64 || (sg & (sg - 1)) != 0 || in->min_subgroup_size != sg ||
-        in->max_subgroup_size != sg || sg > wg_limit(ctx, sg))
-        return false;
-    VkPhysicalDeviceSubgroupProperties sp = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-    VkPhysicalDeviceProperties2 p2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = &sp};
-    vkGetPhysicalDeviceProperties2(ctx->physical, &p2);
-    return (sp.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-           (sp.supportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT) && sp.subgroupSize == sg;
-}
 
 /* Query rows per lane of ls_attn_shuffle.comp. A block of SG*R queries loads each key of
  * [landmarks ; the union of its windows] once for all its rows, but every row scores the whole
@@ -255,7 +241,7 @@ static bool pick_shuffle(const lsvk_context *ctx, const lsvk_ls_config *c, uint3
             rows = (uint32_t)a, rg = (uint32_t)b, ku = (uint32_t)k;
     }
     bool want = rows || ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    if (!want || !shuffle_ok(ctx)) return false;
+    if (!want || !lsvk__subgroup_shuffle_ok(ctx)) return false;
     p->sg = ctx->info.subgroup_size;
     if (!rows) {
         rows = attn_rows(p->sg, dh, c->window, M);

@@ -102,6 +102,17 @@ static inline uint64_t lsvk__loop_budget(const lsvk_context *ctx) {
     return ctx->info.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? 65535u : UINT64_MAX;
 }
 
+/* The shuffle-shaped kernels (one workgroup = one subgroup, values passed between lanes with
+ * subgroupShuffle) need a fixed power-of-two subgroup size (no size-control range) that is a
+ * legal workgroup size, and shuffles in compute shaders. */
+static inline bool lsvk__subgroup_shuffle_ok(const lsvk_context *ctx) {
+    const lsvk_device_info *in = &ctx->info;
+    uint32_t sg = in->subgroup_size, lim = in->max_workgroup_invocations;
+    if (in->max_workgroup_size[0] < lim) lim = in->max_workgroup_size[0];
+    return in->subgroup_shuffle && sg >= 1 && sg <= 64 && (sg & (sg - 1)) == 0 &&
+           in->min_subgroup_size == sg && in->max_subgroup_size == sg && sg <= lim;
+}
+
 /* Largest power of two <= v (v >= 1). */
 static inline uint32_t lsvk__pow2_floor(uint32_t v) {
     uint32_t p = 1;
