@@ -20,8 +20,9 @@ static void print_device(const lsvk_device_info *d, int picked) {
     printf("  %-28s %s %s\n", "driver", d->driver_name[0] ? d->driver_name : "(unknown)", d->driver_info);
     printf("  %-28s %u.%u.%u\n", "Vulkan API", d->api_version >> 22, (d->api_version >> 12) & 0x3ff,
            d->api_version & 0xfff);
-    printf("  %-28s %u (range %u..%u)%s\n", "subgroup size", d->subgroup_size, d->min_subgroup_size,
-           d->max_subgroup_size, d->subgroup_arithmetic ? ", arithmetic ops" : "");
+    printf("  %-28s %u (range %u..%u)%s%s\n", "subgroup size", d->subgroup_size, d->min_subgroup_size,
+           d->max_subgroup_size, d->subgroup_arithmetic ? ", arithmetic ops" : "",
+           d->subgroup_shuffle ? ", shuffles" : "");
     printf("  %-28s %u bytes\n", "shared memory", d->max_shared_memory);
     printf("  %-28s %u invocations, size %u x %u x %u, count %u x %u x %u\n", "workgroups",
            d->max_workgroup_invocations, d->max_workgroup_size[0], d->max_workgroup_size[1],
