@@ -55,15 +55,6 @@ static void ref_row(int H, int N, int dh, const float *q, const float *k, const 
     free(s);
 }
 
-static lsvk_tensor *poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
-    size_t n = 1;
-    for (uint32_t i = 0; i < rank; i++) n *= (size_t)shape[i];
-    float *nan = malloc(n * sizeof *nan);
-    tu_poison(nan, n);
-    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
-    free(nan);
-    return t;
-}
 
 /* Forces the shape: "BQ,T,BK" (attention.comp) or "shuffle,R" (attention_shuffle.comp); NULL:
  * the library's choice for the device. */
@@ -117,7 +108,7 @@ static void check_case(lsvk_context *ctx, const attn_case *c) {
     if (mask) fill_mask(mask, c->B, c->N, c->mask);
 
     lsvk_tensor *tq = tu_tensor(ctx, 4, shape, q), *tk = tu_tensor(ctx, 4, shape, k);
-    lsvk_tensor *tv = tu_tensor(ctx, 4, shape, v), *to = poisoned(ctx, 4, shape);
+    lsvk_tensor *tv = tu_tensor(ctx, 4, shape, v), *to = tu_poisoned(ctx, 4, shape);
     lsvk_tensor *tm = mask ? tu_tensor(ctx, 2, mshape, mask) : NULL;
     char what[160];
     snprintf(what, sizeof what, "B=%d H=%d N=%d dh=%d mask=%d causal=%d scale=%g tiles=%s", c->B,
@@ -188,7 +179,7 @@ static void check_long(lsvk_context *ctx) {
     tu_fill_randn(&g_rng, k, n, 1.0f);
     tu_fill_randn(&g_rng, v, n, 1.0f);
     lsvk_tensor *tq = tu_tensor(ctx, 4, shape, q), *tk = tu_tensor(ctx, 4, shape, k);
-    lsvk_tensor *tv = tu_tensor(ctx, 4, shape, v), *to = poisoned(ctx, 4, shape);
+    lsvk_tensor *tv = tu_tensor(ctx, 4, shape, v), *to = tu_poisoned(ctx, 4, shape);
     if (TU_OK(lsvk_attention(NULL, tq, tk, tv, NULL, LSVK_ATTENTION_CAUSAL, to)) &&
         TU_OK(lsvk_tensor_download(to, y, n * sizeof *y))) {
         enum { S = 24 };
@@ -226,8 +217,8 @@ static void check_sequence(lsvk_context *ctx) {
     fill_mask(mask, B, N, M_RANDOM);
     lsvk_tensor *tq = tu_tensor(ctx, 4, shape, q), *tk = tu_tensor(ctx, 4, shape, k);
     lsvk_tensor *tv = tu_tensor(ctx, 4, shape, v), *tm = tu_tensor(ctx, 2, mshape, mask);
-    lsvk_tensor *o1 = poisoned(ctx, 4, shape), *o2 = poisoned(ctx, 4, shape);
-    lsvk_tensor *o3 = poisoned(ctx, 4, shape);
+    lsvk_tensor *o1 = tu_poisoned(ctx, 4, shape), *o2 = tu_poisoned(ctx, 4, shape);
+    lsvk_tensor *o3 = tu_poisoned(ctx, 4, shape);
     lsvk_cmd *cmd = NULL;
     if (TU_OK(lsvk_cmd_create(ctx, 0, &cmd))) {
         TU_OK(lsvk_attention(cmd, tq, tk, tv, NULL, 0, o1));
@@ -299,7 +290,7 @@ static void check_golden(lsvk_context *ctx, const char *file, int causal) {
         float *y = malloc(n * sizeof *y);
         double *ref = malloc(n * sizeof *ref);
         lsvk_tensor *tq = tu_tensor(ctx, 4, info.shape, q), *tk = tu_tensor(ctx, 4, info.shape, k);
-        lsvk_tensor *tv = tu_tensor(ctx, 4, info.shape, v), *to = poisoned(ctx, 4, info.shape);
+        lsvk_tensor *tv = tu_tensor(ctx, 4, info.shape, v), *to = tu_poisoned(ctx, 4, info.shape);
         int64_t ms[2] = {info.shape[0], info.shape[2]};
         lsvk_tensor *tm = mask ? tu_tensor(ctx, 2, ms, mask) : NULL;
         if (q && k && v && want &&
@@ -383,7 +374,7 @@ static void check_bnhd(lsvk_context *ctx) {
         t[i] = tu_tensor(ctx, 4, bhnd, in[i]);
         tp[i] = tu_tensor(ctx, 4, bnhd, perm[i]);
     }
-    lsvk_tensor *o = poisoned(ctx, 4, bhnd), *op = poisoned(ctx, 4, bnhd);
+    lsvk_tensor *o = tu_poisoned(ctx, 4, bhnd), *op = tu_poisoned(ctx, 4, bnhd);
     for (int causal = 0; causal < 2; causal++) {
         uint32_t f = causal ? LSVK_ATTENTION_CAUSAL : 0;
         TU_OK(lsvk_attention(NULL, t[0], t[1], t[2], m, f, o));
@@ -417,7 +408,7 @@ static void check_bnhd(lsvk_context *ctx) {
 static void check_loop_budget(lsvk_context *ctx) {
     if (lsvk_context_device(ctx)->driver_id != 13 /* VK_DRIVER_ID_MESA_LLVMPIPE */) return;
     int64_t s[4] = {1, 1, 65536, 1};
-    lsvk_tensor *q = poisoned(ctx, 4, s), *o = poisoned(ctx, 4, s);
+    lsvk_tensor *q = tu_poisoned(ctx, 4, s), *o = tu_poisoned(ctx, 4, s);
     TU_STATUS(lsvk_attention(NULL, q, q, q, NULL, 0, o), LSVK_ERROR_LIMIT_EXCEEDED);
     TU_CHECK(strstr(lsvk_last_error(), "65535") != NULL, "message names the cap: %s", lsvk_last_error());
     lsvk_tensor_destroy(q);

@@ -25,15 +25,6 @@ static int64_t numel_of(uint32_t rank, const int64_t *shape) {
     return n;
 }
 
-/* A tensor holding NaN, so that elements an op fails to write show. */
-static lsvk_tensor *poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
-    size_t n = (size_t)numel_of(rank, shape);
-    float *nan = malloc(n * sizeof *nan);
-    tu_poison(nan, n);
-    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
-    free(nan);
-    return t;
-}
 
 static float *randn(size_t n, float scale) {
     float *p = malloc(n * sizeof *p);
@@ -67,7 +58,7 @@ static void check_linear_data(lsvk_context *ctx, uint32_t rank, const int64_t *x
     lsvk_tensor *tx = tu_tensor(ctx, rank, xshape, x);
     lsvk_tensor *tw = tu_tensor(ctx, 2, wshape, w);
     lsvk_tensor *tb = bias ? tu_tensor(ctx, 1, &N, b) : NULL;
-    lsvk_tensor *ty = poisoned(ctx, rank, yshape);
+    lsvk_tensor *ty = tu_poisoned(ctx, rank, yshape);
     char what[128];
     snprintf(what, sizeof what, "M=%lld N=%lld K=%lld rank=%u bias=%d", (long long)M,
              (long long)N, (long long)K, rank, bias);
@@ -233,7 +224,7 @@ static void check_chain(lsvk_context *ctx) {
     lsvk_tensor *tx = tu_tensor(ctx, 3, xs, x0), *tw1 = tu_tensor(ctx, 2, w1s, w1);
     lsvk_tensor *tb1 = tu_tensor(ctx, 1, &H, b1), *tlw = tu_tensor(ctx, 1, &H, lw);
     lsvk_tensor *tlb = tu_tensor(ctx, 1, &H, lb), *tw2 = tu_tensor(ctx, 2, w2s, w2);
-    lsvk_tensor *th = poisoned(ctx, 3, hs), *tn = poisoned(ctx, 3, hs);
+    lsvk_tensor *th = tu_poisoned(ctx, 3, hs), *tn = tu_poisoned(ctx, 3, hs);
 
     double *dh = malloc((size_t)(R * H) * sizeof *dh), *dx = malloc((size_t)(R * D) * sizeof *dx);
     float *fh = malloc((size_t)(R * H) * sizeof *fh), *fx = malloc((size_t)(R * D) * sizeof *fx);

@@ -19,14 +19,6 @@ static int64_t numel_of(uint32_t rank, const int64_t *shape) {
     return n;
 }
 
-static lsvk_tensor *poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
-    size_t n = (size_t)numel_of(rank, shape);
-    float *nan = malloc(n * sizeof *nan);
-    tu_poison(nan, n);
-    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
-    free(nan);
-    return t;
-}
 
 enum { HAS_W = 1, HAS_B = 2, IN_PLACE = 4 };
 
@@ -45,7 +37,7 @@ static void check_ln(lsvk_context *ctx, uint32_t rank, const int64_t *shape, int
     lsvk_tensor *tx = tu_tensor(ctx, rank, shape, x);
     lsvk_tensor *tw = flags & HAS_W ? tu_tensor(ctx, 1, &C, w) : NULL;
     lsvk_tensor *tb = flags & HAS_B ? tu_tensor(ctx, 1, &C, b) : NULL;
-    lsvk_tensor *ty = flags & IN_PLACE ? tx : poisoned(ctx, rank, shape);
+    lsvk_tensor *ty = flags & IN_PLACE ? tx : tu_poisoned(ctx, rank, shape);
     char what[160];
     snprintf(what, sizeof what, "rows=%lld C=%lld rank=%u weight=%d bias=%d in_place=%d eps=%g offset=%g",
              (long long)rows, (long long)C, rank, !!(flags & HAS_W), !!(flags & HAS_B),

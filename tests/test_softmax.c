@@ -19,14 +19,6 @@ static int64_t numel_of(uint32_t rank, const int64_t *shape) {
     return n;
 }
 
-static lsvk_tensor *poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
-    size_t n = (size_t)numel_of(rank, shape);
-    float *nan = malloc(n * sizeof *nan);
-    tu_poison(nan, n);
-    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
-    free(nan);
-    return t;
-}
 
 enum {
     MASK_FULL = 1,   /* mask with x's shape */
@@ -60,7 +52,7 @@ static void check_sm(lsvk_context *ctx, uint32_t rank, const int64_t *shape, int
     lsvk_tensor *tm = NULL;
     if (flags & MASK_FULL) tm = tu_tensor(ctx, rank, shape, mask);
     if (flags & MASK_ROW) tm = tu_tensor(ctx, 1, &C, mask);
-    lsvk_tensor *ty = flags & IN_PLACE ? tx : poisoned(ctx, rank, shape);
+    lsvk_tensor *ty = flags & IN_PLACE ? tx : tu_poisoned(ctx, rank, shape);
     char what[160];
     snprintf(what, sizeof what, "rows=%lld C=%lld rank=%u flags=%d scale=%g", (long long)rows,
              (long long)C, rank, flags, scale);

@@ -124,3 +124,14 @@ lsvk_tensor *tu_tensor(lsvk_context *ctx, uint32_t rank, const int64_t *shape, c
     }
     return t;
 }
+
+lsvk_tensor *tu_poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape) {
+    size_t n = 1;
+    for (uint32_t i = 0; i < rank; i++) n *= (size_t)shape[i];
+    float *nan = malloc(n * sizeof *nan);
+    if (!nan) return NULL;
+    tu_poison(nan, n);
+    lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
+    free(nan);
+    return t;
+}

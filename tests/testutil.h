@@ -37,6 +37,8 @@ double tu_rel_err(const float *got, const double *ref, size_t n);
 /* Fills with quiet NaN so unwritten outputs show. */
 void tu_poison(float *x, size_t n);
 
+/* A device tensor filled with NaN, so that elements an op fails to write show. */
+lsvk_tensor *tu_poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape);
 /* Convenience: device tensor from host data (NULL data: left unwritten). */
 lsvk_tensor *tu_tensor(lsvk_context *ctx, uint32_t rank, const int64_t *shape, const float *data);
 #endif
