@@ -417,6 +417,28 @@ static void combine_grid(const lsvk_context *ctx, uint64_t groups, uint32_t nchu
     lsvk__grid_2d(ctx, n < groups ? n : groups, c->groups);
 }
 
+/* Push constants of split_combine.comp: group g = (b*H + h)*J + j goes to
+ * out[base + b*sb + j*sj + v*sv + h*dh + d]. */
+typedef struct combine_args {
+    uint32_t groups, nchunks, H, J, base, sb, sj, sv;
+} combine_args;
+
+/* Merges the per-chunk partials (header of hdr floats, then vecs vectors of dh) of each group. */
+static lsvk_status record_combine(lsvk_cmd *use, const lsvk_context *ctx, const char *label,
+                                  const lsvk_tensor *part, lsvk_tensor *out, const combine_args *a, uint32_t wg,
+                                  uint32_t dh, uint32_t vecs, uint32_t hdr) {
+    lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = label};
+    c.spec[0] = wg; c.spec[1] = dh; c.spec[2] = vecs; c.spec[3] = hdr;
+    c.spec_count = 4;
+    c.buffers[0] = part; c.buffers[1] = out;
+    c.buffer_count = 2;
+    c.write_mask = 1u << 1;
+    c.push = a;
+    c.push_size = sizeof *a;
+    combine_grid(ctx, a->groups, a->nchunks, &c);
+    return lsvk__cmd_record(use, &c);
+}
+
 static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const lsvk_tensor *x,
                           const lsvk_tensor *mask, lsvk_tensor *out) {
     lsvk_context *ctx = l->ctx;
@@ -475,19 +497,10 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
         LSVK_TRY(lsvk__cmd_record(use, &d));
 
-        struct { uint32_t groups, nchunks, H, J, base, sb, sj, sv; } cpush = {
-            p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
-        lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = "ls.project_combine"};
-        c.spec[0] = p->shuffle ? p->sg : wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 2;
-        c.spec[3] = proj_hdr(p);
-        c.spec_count = 4;
-        c.buffers[0] = l->ws[WS_PART]; c.buffers[1] = land;
-        c.buffer_count = 2;
-        c.write_mask = 1u << 1;
-        c.push = &cpush;
-        c.push_size = sizeof cpush;
-        combine_grid(ctx, cpush.groups, cpush.nchunks, &c);
-        LSVK_TRY(lsvk__cmd_record(use, &c));
+        combine_args ca = {p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D,
+                           p->B * p->M * p->D};
+        LSVK_TRY(record_combine(use, ctx, "ls.project_combine", l->ws[WS_PART], land, &ca,
+                                p->shuffle ? p->sg : wg_limit(ctx, 64), p->DH, 2, proj_hdr(p)));
         LSVK_TRY(lsvk_layernorm(use, land, w[P_LNS_W], w[P_LNS_B], 1e-5f, land));
     }
 
@@ -533,18 +546,9 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
         d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
         LSVK_TRY(lsvk__cmd_record(use, &d));
 
-        struct { uint32_t groups, nchunks, H, J, base, sb, sj, sv; } cpush = {
-            p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
-        lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = "ls.cls_combine"};
-        c.spec[0] = wg_limit(ctx, 64); c.spec[1] = p->DH; c.spec[2] = 1;
-        c.spec_count = 3;
-        c.buffers[0] = l->ws[WS_CLS]; c.buffers[1] = att;
-        c.buffer_count = 2;
-        c.write_mask = 1u << 1;
-        c.push = &cpush;
-        c.push_size = sizeof cpush;
-        combine_grid(ctx, cpush.groups, cpush.nchunks, &c);
-        LSVK_TRY(lsvk__cmd_record(use, &c));
+        combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
+        LSVK_TRY(record_combine(use, ctx, "ls.cls_combine", l->ws[WS_CLS], att, &ca, wg_limit(ctx, 64), p->DH,
+                                1, 2));
     }
 
     /* 6. depthwise conv on V, added to the token rows */
