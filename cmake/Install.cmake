@@ -12,7 +12,8 @@ set(LSVK_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/lsvk CACHE STRING
   "Where lsvkConfig.cmake is installed, relative to the prefix")
 mark_as_advanced(LSVK_INSTALL_CMAKEDIR)
 
-install(FILES ${PROJECT_SOURCE_DIR}/include/lsvk/lsvk.h
+file(GLOB LSVK_PUBLIC_HEADERS ${PROJECT_SOURCE_DIR}/include/lsvk/*.h)
+install(FILES ${LSVK_PUBLIC_HEADERS}
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/lsvk COMPONENT lsvk_development)
 
 set(lsvk_export_targets lsvk_shared lsvk_static)

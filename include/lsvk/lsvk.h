@@ -344,4 +344,9 @@ LSVK_API lsvk_status lsvk_safetensors_metadata_at(const lsvk_safetensors *st, si
 #ifdef __cplusplus
 }
 #endif
+
+/* The variants with their own headers. */
+#include "lsvk/causal.h"
+#include "lsvk/vision.h"
+
 #endif /* LSVK_H */
