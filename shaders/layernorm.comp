@@ -12,9 +12,14 @@
 // token % skip == 0 are left alone when skip > 0. The long-short layers use this for DualLN on
 // K and V, leaving a CLS token's raw K/V untouched.
 //
+// Flag bit 2 gives y its own layout, so a LayerNorm can also move rows (the causal layer
+// normalises projections straight into its window and chunk buffers): tokens come in groups of
+// `per` (a batch row); token i of group g reads x at g * xgs + i * stride + offset and writes y at
+// g * ygs + i * ystride + yoffset (part p adds p * C to both). Without bit 2, y is laid out as x.
+//
 // spec 0: workgroup size, a power of two.
-// push: rows, C, flags (bit 0: weight present, bit 1: bias present), eps, stride, offset, sub,
-// skip.
+// push: rows, C, flags (bit 0: weight present, bit 1: bias present, bit 2: y layout given), eps,
+// stride, offset, sub, skip, per, xgs, ystride, yoffset, ygs.
 #include "rows.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -33,6 +38,11 @@ layout(push_constant) uniform Push {
     uint offset;
     uint sub;
     uint skip;
+    uint per;
+    uint xgs;
+    uint ystride;
+    uint yoffset;
+    uint ygs;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -67,7 +77,13 @@ void main() {
     for (uint row = lsvk_group_index(); row < pc.rows; row += lsvk_group_count()) {
         uint token = row / pc.sub;
         if (pc.skip > 0u && token % pc.skip == 0u) continue; // uniform: the row is the workgroup's
-        uint base = token * pc.stride + pc.offset + (row % pc.sub) * C;
+        uint part = (row % pc.sub) * C;
+        uint base = token * pc.stride + pc.offset + part, ybase = base;
+        if ((pc.flags & 4u) != 0u) {
+            uint g = token / pc.per, i = token % pc.per;
+            base = g * pc.xgs + i * pc.stride + pc.offset + part;
+            ybase = g * pc.ygs + i * pc.ystride + pc.yoffset + part;
+        }
         float s = 0.0;
         for (uint c = t; c < C; c += WG) s += x[base + c];
         float mean0 = wg_sum(vec2(s, 0.0)).x / fc;
@@ -86,7 +102,7 @@ void main() {
             float v = ((x[base + c] - mean0) - dm) * inv;
             if (has_w) v *= w[c];
             if (has_b) v += b[c];
-            y[base + c] = v;
+            y[ybase + c] = v;
         }
     }
 }

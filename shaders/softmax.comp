@@ -7,7 +7,8 @@
 // pass 2 by the invocation that then writes it.
 //
 // spec 0: workgroup size, a power of two.
-// push: rows, C, mask_mode (0: no mask, 1: mask[rows, C], 2: mask[C] for every row).
+// push: rows, C, mask_mode (0: no mask, 1: mask[rows, C], 2: mask[C] for every row), log_out
+// (1: writes log-softmax, x - max - log(sum), -inf where masked).
 #include "rows.glsl"
 
 layout(local_size_x_id = 0) in;
@@ -20,6 +21,7 @@ layout(push_constant) uniform Push {
     uint rows;
     uint C;
     uint mask_mode;
+    uint log_out;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -82,10 +84,12 @@ void main() {
         }
         m = red_m[0];
         float inv = m == NEG_INF ? 0.0 : 1.0 / red_s[0];
+        float lse = m + log(red_s[0]);
         barrier();
         for (uint c = t; c < C; c += WG) {
             float v = load(base, c);
-            y[base + c] = v == NEG_INF ? 0.0 : exp(v - m) * inv;
+            if (pc.log_out != 0u) y[base + c] = v == NEG_INF ? NEG_INF : v - lse;
+            else y[base + c] = v == NEG_INF ? 0.0 : exp(v - m) * inv;
         }
     }
 }

@@ -92,6 +92,8 @@ LSVK_API lsvk_status lsvk_lm_state_create(lsvk_lm *lm, uint32_t batch, uint32_t 
 LSVK_API void lsvk_lm_state_destroy(lsvk_lm_state *state);
 /* Back to the all-zero cache at position 0. */
 LSVK_API lsvk_status lsvk_lm_state_reset(lsvk_lm_state *state);
+LSVK_API uint32_t lsvk_lm_state_batch(const lsvk_lm_state *state);
+LSVK_API uint32_t lsvk_lm_state_block_len(const lsvk_lm_state *state);
 /* Tokens fed so far (per stream). */
 LSVK_API uint64_t lsvk_lm_state_position(const lsvk_lm_state *state);
 /* Cache of one layer as [batch, mem_len, dim] floats (the layer inputs of the last mem_len

@@ -246,6 +246,10 @@ LSVK_API lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const l
  * A row with every entry masked gives zeros. y may be x. */
 LSVK_API lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *mask,
                                   lsvk_tensor *y);
+/* Log-softmax over the last dimension, x - max - log(sum exp(x - max)), with softmax's mask
+ * rules; masked and -inf entries give -inf. y may be x. */
+LSVK_API lsvk_status lsvk_log_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *mask,
+                                      lsvk_tensor *y);
 /* GELU, exact erf form: y = x/2 (1 + erf(x/sqrt 2)). y may be x. */
 LSVK_API lsvk_status lsvk_gelu(lsvk_cmd *cmd, const lsvk_tensor *x, lsvk_tensor *y);
 

@@ -1,14 +1,9 @@
-/* Placeholder for the causal API while it is being written: every call reports
- * LSVK_ERROR_UNSUPPORTED. Replaced by lib/ops/causal_layer.c and lib/ops/causal_lm.c. */
+/* Placeholder for the language-model API while it is being written: every call reports
+ * LSVK_ERROR_UNSUPPORTED. Replaced by lib/ops/causal_lm.c. */
 #include "core/internal.h"
 
 #define NOT_YET(fn) lsvk__fail(NULL, LSVK_ERROR_UNSUPPORTED, "%s: not implemented yet", fn)
 
-lsvk_status lsvk_causal_layer_create(lsvk_context *ctx, const lsvk_causal_config *c, lsvk_causal_layer **o) { (void)ctx; (void)c; if (o) *o = NULL; return NOT_YET(__func__); }
-void lsvk_causal_layer_destroy(lsvk_causal_layer *l) { (void)l; }
-lsvk_status lsvk_causal_layer_set_weight(lsvk_causal_layer *l, const char *n, const float *d, size_t c) { (void)l; (void)n; (void)d; (void)c; return NOT_YET(__func__); }
-lsvk_status lsvk_causal_layer_load(lsvk_causal_layer *l, const lsvk_safetensors *st, const char *p) { (void)l; (void)st; (void)p; return NOT_YET(__func__); }
-lsvk_status lsvk_causal_forward(lsvk_cmd *cmd, lsvk_causal_layer *l, const lsvk_tensor *h, const lsvk_tensor *hc, lsvk_tensor *o) { (void)cmd; (void)l; (void)h; (void)hc; (void)o; return NOT_YET(__func__); }
 lsvk_status lsvk_lm_load(lsvk_context *ctx, const lsvk_safetensors *st, lsvk_lm **o) { (void)ctx; (void)st; if (o) *o = NULL; return NOT_YET(__func__); }
 lsvk_status lsvk_lm_create(lsvk_context *ctx, const lsvk_lm_config *c, lsvk_lm **o) { (void)ctx; (void)c; if (o) *o = NULL; return NOT_YET(__func__); }
 lsvk_status lsvk_lm_load_weights(lsvk_lm *lm, const lsvk_safetensors *st, const char *p) { (void)lm; (void)st; (void)p; return NOT_YET(__func__); }
@@ -22,3 +17,5 @@ lsvk_status lsvk_lm_state_get_cache(lsvk_lm_state *s, uint32_t l, float *d, size
 lsvk_status lsvk_lm_state_set_cache(lsvk_lm_state *s, uint32_t l, const float *d, size_t c) { (void)s; (void)l; (void)d; (void)c; return NOT_YET(__func__); }
 lsvk_status lsvk_lm_forward(lsvk_lm_state *s, const int32_t *t, uint32_t L, float *lp) { (void)s; (void)t; (void)L; (void)lp; return NOT_YET(__func__); }
 lsvk_status lsvk_lm_step(lsvk_lm_state *s, const int32_t *t, float *lp) { (void)s; (void)t; (void)lp; return NOT_YET(__func__); }
+uint32_t lsvk_lm_state_batch(const lsvk_lm_state *s) { (void)s; return 0; }
+uint32_t lsvk_lm_state_block_len(const lsvk_lm_state *s) { (void)s; return 0; }

@@ -459,7 +459,7 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
     /* 2. DualLN, window half: LN_l on K and V of every token except a CLS token */
     for (int i = 0; i < 2; i++) {
         lsvk_tensor *t = i ? v : k;
-        lsvk__layernorm_push push = {p->B * p->N0, p->D, 3u, 1e-5f, p->D, 0, 1, l->cfg.cls ? p->N0 : 0};
+        lsvk__layernorm_push push = {p->B * p->N0, p->D, 3u, 1e-5f, p->D, 0, 1, l->cfg.cls ? p->N0 : 0, 0, 0, 0, 0, 0};
         lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k"};
         d.spec[0] = lsvk__row_workgroup(ctx, p->D);
         d.spec_count = 1;

@@ -24,7 +24,7 @@ lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tenso
 
     uint64_t rows = (uint64_t)(x->numel / C);
     lsvk__layernorm_push push = {(uint32_t)rows, (uint32_t)C, (weight ? 1u : 0u) | (bias ? 2u : 0u),
-                                 eps, (uint32_t)C, 0, 1, 0};
+                                 eps, (uint32_t)C, 0, 1, 0, 0, 0, 0, 0, 0};
 
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     lsvk_dispatch d = {0};

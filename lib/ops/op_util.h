@@ -88,11 +88,12 @@ static inline void lsvk__grid_2d(const lsvk_context *ctx, uint64_t count, uint32
     groups[2] = 1;
 }
 
-/* Push constants of shaders/layernorm.comp (strided rows; see the shader). */
+/* Push constants of shaders/layernorm.comp (strided rows, optionally moved; see the shader). */
 typedef struct lsvk__layernorm_push {
     uint32_t rows, C, flags;
     float eps;
     uint32_t stride, offset, sub, skip;
+    uint32_t per, xgs, ystride, yoffset, ygs; /* with flags bit 2 */
 } lsvk__layernorm_push;
 
 /* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total, its

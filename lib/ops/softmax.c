@@ -1,11 +1,10 @@
-/* lsvk_softmax on shaders/softmax.comp. */
+/* lsvk_softmax and lsvk_log_softmax on shaders/softmax.comp. */
 #include "ops/op_util.h"
 
 LSVK_DECLARE_SHADER(softmax);
 
-lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *mask,
-                         lsvk_tensor *y) {
-    static const char *op = "lsvk_softmax";
+static lsvk_status softmax(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x,
+                           const lsvk_tensor *mask, uint32_t log_out, lsvk_tensor *y) {
     const lsvk__op_arg args[] = {{"x", x, false}, {"mask", mask, true}, {"y", y, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
@@ -27,11 +26,11 @@ lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor 
     }
 
     uint64_t rows = (uint64_t)(x->numel / C);
-    uint32_t push[3] = {(uint32_t)rows, (uint32_t)C, mask_mode};
+    uint32_t push[4] = {(uint32_t)rows, (uint32_t)C, mask_mode, log_out};
 
     lsvk_dispatch d = {0};
     d.shader = LSVK_SHADER(softmax);
-    d.label = "softmax";
+    d.label = log_out ? "log_softmax" : "softmax";
     d.spec[0] = lsvk__row_workgroup(ctx, C);
     d.spec_count = 1;
     d.buffers[0] = x;
@@ -47,4 +46,14 @@ lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor 
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
     return lsvk__op_end(use, immediate, lsvk__cmd_record(use, &d));
+}
+
+lsvk_status lsvk_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *mask,
+                         lsvk_tensor *y) {
+    return softmax("lsvk_softmax", cmd, x, mask, 0, y);
+}
+
+lsvk_status lsvk_log_softmax(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *mask,
+                             lsvk_tensor *y) {
+    return softmax("lsvk_log_softmax", cmd, x, mask, 1, y);
 }
