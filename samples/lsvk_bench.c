@@ -1,10 +1,13 @@
 /* lsvk-bench: long-short attention vs full attention over sequence lengths, on one Vulkan device,
  * with numbers comparable across vendors (GPU time from timestamps, tokens/s, GFLOP/s, GB/s,
- * peak device memory) and a check against lib/ref at the smallest length.
+ * peak device memory) and a check against lib/ref at the smallest length. The 2D presets
+ * (--grid) run the vision layer (lsvk_vision_forward) on an image grid instead, beside full
+ * attention over the same tokens.
  * Formulae: docs/BENCHMARKS.md. */
 #include "lsvk/lsvk.h"
 #include "ref/ref.h"
 #include "ref/ref_attention.h"
+#include "ref/ref_vision.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,6 +19,7 @@
 typedef struct options {
     const char *preset;
     uint32_t dim, heads, window, landmarks, batch;
+    uint32_t nx, ny, nglo, rpe; /* 2D (vision) when nx > 0: one point of nglo + nx*ny tokens */
     int64_t n[MAX_N];
     int n_count;
     int ls, full;
@@ -37,10 +41,12 @@ typedef struct row {
 
 static void usage(void) {
     fprintf(stderr,
-            "usage: lsvk-bench [--preset lra|base|surya] [options]\n"
+            "usage: lsvk-bench [--preset lra|base|surya-1d|vil-stage1|vil-384|surya] [options]\n"
             "  --n LIST            sequence lengths, e.g. 2048,16384,65536\n"
             "  --method LIST       ls,full (default both)\n"
             "  --dim D --heads H --window W --landmarks R --batch B\n"
+            "  --grid NXxNY        2D: the vision layer on an NX x NY image (landmarks = dp_rank)\n"
+            "  --nglo G --rpe 0|1  2D: global tokens (0 or 1), relative-position bias\n"
             "  --repeat R          timed runs per point (default 5); --warmup W (default 1)\n"
             "  --full-max-n N      skip full attention above N tokens (default: no limit)\n"
             "  --csv | --json      machine-readable output instead of the table\n"
@@ -49,7 +55,10 @@ static void usage(void) {
             "  --no-check          skip the lib/ref check at the smallest n\n"
             "presets: lra   dim 64, 2 x 32, w 8, r 32, n 4096, batch 32\n"
             "         base  dim 512, 8 x 64, w 64, r 64, batch 1, n 2048,4096,8192,16384\n"
-            "         surya dim 1280, 16 x 80, w 2, r 4, batch 1, n 4096,16384,65536\n"
+            "         surya-1d   dim 1280, 16 x 80, w 2, r 4, batch 1, n 4096,16384,65536\n"
+            "  2D:    vil-stage1 56x56, dim 96, 3 x 32, w 7, r 8, 1 global, rpe, batch 1\n"
+            "         vil-384    96x96, dim 96, 3 x 32, w 8, r 8, 1 global, rpe, batch 1\n"
+            "         surya      256x256, dim 1280, 16 x 80, w 2, r 4, 1 global, rpe, batch 1\n"
             "LSVK_DEVICE picks the device.\n");
 }
 
@@ -66,17 +75,37 @@ static int parse_list(const char *s, int64_t *out, int cap) {
     return n;
 }
 
+/* 2D presets: one point of nglo + nx*ny tokens. */
+static void set_grid(options *o, uint32_t nx, uint32_t ny) {
+    o->nx = nx;
+    o->ny = ny;
+    o->n[0] = (int64_t)o->nglo + (int64_t)nx * ny;
+    o->n_count = 1;
+}
+
 static int set_preset(options *o, const char *name) {
     o->preset = name;
+    o->nx = o->ny = 0;
+    o->nglo = 1;
+    o->rpe = 1;
     if (strcmp(name, "lra") == 0) {
         o->dim = 64; o->heads = 2; o->window = 8; o->landmarks = 32; o->batch = 32;
         o->n_count = parse_list("4096", o->n, MAX_N);
     } else if (strcmp(name, "base") == 0) {
         o->dim = 512; o->heads = 8; o->window = 64; o->landmarks = 64; o->batch = 1;
         o->n_count = parse_list("2048,4096,8192,16384", o->n, MAX_N);
-    } else if (strcmp(name, "surya") == 0) {
+    } else if (strcmp(name, "surya-1d") == 0) {
         o->dim = 1280; o->heads = 16; o->window = 2; o->landmarks = 4; o->batch = 1;
         o->n_count = parse_list("4096,16384,65536", o->n, MAX_N);
+    } else if (strcmp(name, "vil-stage1") == 0) {
+        o->dim = 96; o->heads = 3; o->window = 7; o->landmarks = 8; o->batch = 1;
+        set_grid(o, 56, 56);
+    } else if (strcmp(name, "vil-384") == 0) {
+        o->dim = 96; o->heads = 3; o->window = 8; o->landmarks = 8; o->batch = 1;
+        set_grid(o, 96, 96);
+    } else if (strcmp(name, "surya") == 0) {
+        o->dim = 1280; o->heads = 16; o->window = 2; o->landmarks = 4; o->batch = 1;
+        set_grid(o, 256, 256);
     } else {
         return -1;
     }
@@ -109,6 +138,15 @@ static int parse_args(int argc, char **argv, options *o) {
         else if (strcmp(a, "--window") == 0) { NEED_VALUE(); o->window = (uint32_t)atoi(v); o->preset = "custom"; }
         else if (strcmp(a, "--landmarks") == 0) { NEED_VALUE(); o->landmarks = (uint32_t)atoi(v); o->preset = "custom"; }
         else if (strcmp(a, "--batch") == 0) { NEED_VALUE(); o->batch = (uint32_t)atoi(v); o->preset = "custom"; }
+        else if (strcmp(a, "--grid") == 0) {
+            NEED_VALUE();
+            unsigned gx = 0, gy = 0;
+            if (sscanf(v, "%ux%u", &gx, &gy) != 2 || gx < 1 || gy < 1) { fprintf(stderr, "lsvk-bench: bad --grid '%s'\n", v); return -1; }
+            set_grid(o, gx, gy);
+            o->preset = "custom";
+        }
+        else if (strcmp(a, "--nglo") == 0) { NEED_VALUE(); o->nglo = (uint32_t)atoi(v); if (o->nx) set_grid(o, o->nx, o->ny); }
+        else if (strcmp(a, "--rpe") == 0) { NEED_VALUE(); o->rpe = (uint32_t)atoi(v) != 0; }
         else if (strcmp(a, "--repeat") == 0) { NEED_VALUE(); o->repeat = atoi(v); }
         else if (strcmp(a, "--warmup") == 0) { NEED_VALUE(); o->warmup = atoi(v); }
         else if (strcmp(a, "--full-max-n") == 0) { NEED_VALUE(); o->full_max_n = atoll(v); }
@@ -125,6 +163,10 @@ static int parse_args(int argc, char **argv, options *o) {
         fprintf(stderr, "lsvk-bench: need dim > 0 divisible by heads, batch >= 1, repeat >= 1\n");
         return -1;
     }
+    if (o->nx && (o->n_count != 1 || o->n[0] != (int64_t)o->nglo + (int64_t)o->nx * o->ny)) {
+        fprintf(stderr, "lsvk-bench: 2D runs take their one token count from --grid and --nglo, not --n\n");
+        return -1;
+    }
     return 0;
 }
 
@@ -139,6 +181,17 @@ static double ls_flops(const options *o, int64_t n) {
     return proj + compress + attn;
 }
 
+/* 2D layer: qkv, scores, proj; the projection over the image; every query's r + kw^2 + nglo
+ * columns (masked ones included) and the global token's pass over the image. */
+static double vision_flops(const options *o, int64_t n) {
+    double B = o->batch, N = (double)n, Nf = (double)o->nx * o->ny, D = o->dim, H = o->heads, dh = D / H;
+    double r = o->landmarks, s = o->window / 2 ? o->window / 2 : 1, kw = o->window + 2 * s;
+    double proj = 2 * B * N * D * (3 * D + H * r) + 2 * B * N * D * D;
+    double compress = 2 * 2 * B * H * r * Nf * dh;
+    double attn = 2 * 2 * B * H * Nf * (r + kw * kw + o->nglo) * dh + (o->nglo ? 2 * 2 * B * H * Nf * dh : 0);
+    return proj + compress + attn;
+}
+
 static double full_flops(const options *o, int64_t n) {
     double B = o->batch, N = (double)n, D = o->dim;
     return 2 * B * N * D * 4 * D + 4 * B * N * N * D;
@@ -149,6 +202,12 @@ static double full_flops(const options *o, int64_t n) {
 static double ls_bytes(const options *o, int64_t n) {
     double B = o->batch, N = (double)n, D = o->dim, HR = (double)o->heads * o->landmarks;
     double params = 4 * D * D + HR * D + 8 * D + HR;
+    return 4 * (2 * B * N * D + params + 2 * (4 * B * N * D + B * N * HR));
+}
+
+static double vision_bytes(const options *o, int64_t n) {
+    double B = o->batch, N = (double)n, D = o->dim, HR = (double)o->heads * o->landmarks;
+    double params = 4 * D * D + HR * D + 10 * D + HR;
     return 4 * (2 * B * N * D + params + 2 * (4 * B * N * D + B * N * HR));
 }
 
@@ -217,6 +276,32 @@ static void make_weights(const options *o, weights *w) {
         w->data[w->n] = rand_floats(n, ln_w ? 1.0f : 0.0f, scale);
         w->n++;
     }
+}
+
+/* The vision layer's parameters by its reference names. */
+static void make_vision_weights(const options *o, weights *w) {
+    size_t D = o->dim, HR = (size_t)o->heads * o->landmarks;
+    size_t T = o->rpe ? (size_t)lsvk_ref_vision_rpe_rows((int)o->window) * o->heads : 0;
+    static const char *names[] = {"qkv.weight", "qkv.bias", "proj.weight", "proj.bias", "dual_ln_full.weight",
+                                  "dual_ln_full.bias", "dual_ln_dp.weight", "dual_ln_dp.bias",
+                                  "to_dynamic_projection.weight", "to_dynamic_projection.bias",
+                                  "local_relative_position_bias_table"};
+    size_t counts[] = {3 * D * D, 3 * D, D * D, D, D, D, D, D, HR * D, HR, T};
+    memset(w, 0, sizeof *w);
+    for (int i = 0; i < 11; i++) {
+        if (counts[i] == 0) continue;
+        int ln_w = i == 4 || i == 6, mat = i == 0 || i == 2 || i == 8;
+        w->name[w->n] = names[i];
+        w->count[w->n] = counts[i];
+        w->data[w->n] = rand_floats(counts[i], ln_w ? 1.0f : 0.0f, mat ? 1.0f / sqrtf((float)D) : i == 10 ? 0.5f : 0.1f);
+        w->n++;
+    }
+}
+
+static lsvk_vision_config vision_config(const options *o) {
+    lsvk_vision_config c = {o->dim, o->heads, o->dim / o->heads, o->nx, o->ny, o->window, o->landmarks, o->nglo,
+                            (int32_t)o->rpe, 1};
+    return c;
 }
 
 static void free_weights(weights *w) {
@@ -295,6 +380,16 @@ static int ref_ls(const options *o, const lsvk_ls_config *cfg, const weights *w,
     return lsvk_ref_ls_bidir(cfg, &rw, (int)o->batch, (int)n, x, NULL, out);
 }
 
+static int ref_vision(const options *o, const weights *w, const float *x, double *out) {
+    lsvk_vision_config c = vision_config(o);
+    lsvk_ref_vision_weights rw = {wget(w, "qkv.weight"), wget(w, "qkv.bias"), wget(w, "proj.weight"),
+                                  wget(w, "proj.bias"), wget(w, "to_dynamic_projection.weight"),
+                                  wget(w, "to_dynamic_projection.bias"), wget(w, "dual_ln_full.weight"),
+                                  wget(w, "dual_ln_full.bias"), wget(w, "dual_ln_dp.weight"), wget(w, "dual_ln_dp.bias"),
+                                  wget(w, "local_relative_position_bias_table")};
+    return lsvk_ref_vision(&c, &rw, (int)o->batch, x, out, NULL);
+}
+
 /* ------------------------------------------------------------ one point */
 
 static int cmp_double(const void *a, const void *b) {
@@ -311,6 +406,7 @@ static void progress(const char *method, int64_t n, int i, int total) {
 typedef struct point {
     lsvk_tensor *x, *out, *q, *k, *v, *att;
     lsvk_ls_layer *layer;
+    lsvk_vision_layer *vlayer;
     lsvk_tensor *w[8];
 } point;
 
@@ -319,6 +415,7 @@ static void point_free(point *p) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) lsvk_tensor_destroy(all[i]);
     for (int i = 0; i < 8; i++) lsvk_tensor_destroy(p->w[i]);
     lsvk_ls_layer_destroy(p->layer);
+    lsvk_vision_layer_destroy(p->vlayer);
     memset(p, 0, sizeof *p);
 }
 
@@ -365,8 +462,23 @@ static lsvk_status setup_ls(lsvk_context *ctx, const options *o, const lsvk_ls_c
     return LSVK_SUCCESS;
 }
 
-static void run_point(lsvk_context *ctx, const options *o, const lsvk_ls_config *cfg, const weights *w, int is_ls,
-                      int64_t n, int check, row *r) {
+static lsvk_status setup_vision(lsvk_context *ctx, const options *o, const weights *w, int64_t n, const float *x,
+                                point *p) {
+    lsvk_status s;
+    int64_t xs[3] = {o->batch, n, o->dim};
+    lsvk_vision_config c = vision_config(o);
+    if ((s = lsvk_vision_layer_create(ctx, &c, &p->vlayer)) != LSVK_SUCCESS) return s;
+    for (int i = 0; i < w->n; i++)
+        if ((s = lsvk_vision_layer_set_weight(p->vlayer, w->name[i], w->data[i], w->count[i])) != LSVK_SUCCESS)
+            return s;
+    if (!(p->x = tensor(ctx, 3, xs, x, &s))) return s;
+    if (!(p->out = tensor(ctx, 3, xs, NULL, &s))) return s;
+    return LSVK_SUCCESS;
+}
+
+/* w: the 1D layer's parameters (also full attention's), vw: the vision layer's (2D runs). */
+static void run_point(lsvk_context *ctx, const options *o, const lsvk_ls_config *cfg, const weights *w,
+                      const weights *vw, int is_ls, int64_t n, int check, row *r) {
     memset(r, 0, sizeof *r);
     r->method = is_ls ? "ls" : "full";
     r->n = n;
@@ -380,9 +492,12 @@ static void run_point(lsvk_context *ctx, const options *o, const lsvk_ls_config 
     lsvk_context_memory_usage(ctx, &before, NULL, NULL);
     lsvk_context_reset_peak_memory(ctx);
     lsvk_status s = x && times ? LSVK_SUCCESS : LSVK_ERROR_OUT_OF_HOST_MEMORY;
-    if (!s) s = is_ls ? setup_ls(ctx, o, cfg, w, n, x, &p) : setup_full(ctx, o, w, n, x, &p);
+    int vision = is_ls && o->nx > 0;
+    if (!s) s = vision ? setup_vision(ctx, o, vw, n, x, &p) : is_ls ? setup_ls(ctx, o, cfg, w, n, x, &p)
+                                                                : setup_full(ctx, o, w, n, x, &p);
     if (!s) s = lsvk_cmd_create(ctx, LSVK_CMD_TIMESTAMPS, &cmd);
-    if (!s) s = is_ls ? lsvk_ls_forward(cmd, p.layer, p.x, NULL, p.out) : record_full(cmd, o, &p, n);
+    if (!s) s = vision ? lsvk_vision_forward(cmd, p.vlayer, p.x, p.out)
+                : is_ls ? lsvk_ls_forward(cmd, p.layer, p.x, NULL, p.out) : record_full(cmd, o, &p, n);
     for (int i = 0; !s && i < o->warmup + o->repeat; i++) {
         progress(r->method, n, i + 1, o->warmup + o->repeat);
         s = lsvk_cmd_submit(cmd);
@@ -406,8 +521,8 @@ static void run_point(lsvk_context *ctx, const options *o, const lsvk_ls_config 
         r->med_ms = o->repeat % 2 ? times[o->repeat / 2] : 0.5 * (times[o->repeat / 2 - 1] + times[o->repeat / 2]);
         double sec = r->med_ms * 1e-3;
         r->tokens_s = (double)o->batch * n / sec;
-        r->gflops = (is_ls ? ls_flops(o, n) : full_flops(o, n)) / sec * 1e-9;
-        r->gbs = (is_ls ? ls_bytes(o, n) : full_bytes(o, n)) / sec * 1e-9;
+        r->gflops = (vision ? vision_flops(o, n) : is_ls ? ls_flops(o, n) : full_flops(o, n)) / sec * 1e-9;
+        r->gbs = (vision ? vision_bytes(o, n) : is_ls ? ls_bytes(o, n) : full_bytes(o, n)) / sec * 1e-9;
         if (o->timings) {
             fprintf(stderr, "  %s n=%lld per dispatch:\n", r->method, (long long)n);
             for (uint32_t i = 0; i < lsvk_cmd_dispatch_count(cmd); i++) {
@@ -421,7 +536,7 @@ static void run_point(lsvk_context *ctx, const options *o, const lsvk_ls_config 
             float *got = malloc(total * sizeof *got);
             double *ref = malloc(total * sizeof *ref);
             if (got && ref && lsvk_tensor_download(p.out, got, total * sizeof *got) == LSVK_SUCCESS &&
-                (is_ls ? ref_ls(o, cfg, w, n, x, ref) : ref_full(o, w, n, x, ref)) == 0)
+                (vision ? ref_vision(o, vw, x, ref) : is_ls ? ref_ls(o, cfg, w, n, x, ref) : ref_full(o, w, n, x, ref)) == 0)
                 r->check = rel_err(got, ref, total);
             free(got);
             free(ref);
@@ -442,6 +557,10 @@ static void print_header(const lsvk_device_info *d, const options *o, FILE *f, c
     fprintf(f, "%sconfig: preset %s | dim %u, heads %u x %u, window %u, landmarks %u, batch %u | repeat %d, warmup %d\n",
             prefix, o->preset, o->dim, o->heads, o->dim / o->heads, o->window, o->landmarks, o->batch, o->repeat,
             o->warmup);
+    if (o->nx)
+        fprintf(f, "%s2D: grid %u x %u, %u global, rpe %u: ls = lsvk_vision_forward (landmarks = dp_rank), full = "
+                   "full attention over the same %lld tokens\n", prefix, o->nx, o->ny, o->nglo, o->rpe,
+                (long long)o->n[0]);
 }
 
 static void print_table(const row *rows, int n) {
@@ -598,8 +717,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     lsvk_ls_config cfg = {o.dim, o.heads, o.dim / o.heads, o.window, o.landmarks, 0, 0};
-    weights w;
+    weights w, vw = {0};
     make_weights(&o, &w);
+    if (o.nx) make_vision_weights(&o, &vw);
     row rows[2 * MAX_N];
     int nrows = 0;
     int64_t smallest = o.n[0];
@@ -620,7 +740,10 @@ int main(int argc, char **argv) {
                 snprintf(r->status, sizeof r->status, "skipped (--full-max-n %lld)", (long long)o.full_max_n);
                 continue;
             }
-            run_point(ctx, &o, &cfg, &w, is_ls, o.n[i], o.check && o.n[i] == smallest, r);
+            /* full attention's host reference is O(B n^2): checked only where that is quick */
+            int check = o.check && o.n[i] == smallest &&
+                        (is_ls || !o.nx || (double)o.batch * (double)o.n[i] * (double)o.n[i] <= 1.1e7);
+            run_point(ctx, &o, &cfg, &w, &vw, is_ls, o.n[i], check, r);
         }
     if (o.json) print_json(d, &o, rows, nrows);
     else if (o.csv) print_csv(rows, nrows);
@@ -637,6 +760,7 @@ int main(int argc, char **argv) {
             rc = 1;
         }
     free_weights(&w);
+    free_weights(&vw);
     lsvk_context_destroy(ctx);
     return rc;
 }

@@ -13,8 +13,11 @@
 # LSVK_NO_INSTALL=1 (never run apt-get), LSVK_DEVICE and the others the README lists.
 set -euo pipefail
 
-# The main sample: `demo` builds this target and runs build/bin/$DEMO.
-DEMO=lsvk-info
+# The main sample: `demo` builds this target and runs build/bin/$DEMO with the arguments given,
+# or DEMO_ARGS: the char-level Transformer-LS model writes Shakespeare-shaped text, a token at a
+# time.
+DEMO=lsvk-lm
+DEMO_ARGS=(generate --model models/charlm/charlm.safetensors --prompt $'ROMEO:\n' --tokens 400)
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -136,6 +139,7 @@ cmd_demo() {
     log "configure + build (preset default): $DEMO"
     cmake --preset default
     cmake --build --preset default -j "$JOBS" --target "$DEMO"
+    [[ $# -gt 0 ]] || set -- "${DEMO_ARGS[@]}"
     log "build/bin/$DEMO $*"
     exec "$ROOT/build/bin/$DEMO" "$@"
 }

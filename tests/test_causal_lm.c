@@ -2,7 +2,7 @@
  * (random tokens, a last block shorter than block_len), lsvk_lm_step against lsvk_lm_forward
  * (token-by-token decoding equals the block evaluation, for contexts shorter and longer than
  * mem_len), and the API's bad inputs. Weights: tests/golden/causal_model.safetensors, and the
- * trained char-LM when ../shared/charlm is there (LSVK_CHARLM_DIR). */
+ * trained char-LM of models/charlm (LSVK_CHARLM_DIR overrides). */
 #include "ref/ref_causal.h"
 #include "testutil.h"
 
@@ -197,13 +197,13 @@ int main(void) {
         bad_inputs(ctx, st);
         lsvk_safetensors_close(st);
     }
-    /* the trained char-LM, when the shared folder is there */
+    /* the trained char-LM */
     const char *dir = getenv("LSVK_CHARLM_DIR");
     char path[1024];
-    snprintf(path, sizeof path, "%s/charlm.safetensors", dir ? dir : LSVK_TEST_DATA "/../../shared/charlm");
+    snprintf(path, sizeof path, "%s/charlm.safetensors", dir ? dir : LSVK_TEST_DATA "/../models/charlm");
     st = NULL;
     if (lsvk_safetensors_open(path, &st) == LSVK_SUCCESS) {
-        snprintf(path, sizeof path, "%s/valid.txt", dir ? dir : LSVK_TEST_DATA "/../../shared/charlm");
+        snprintf(path, sizeof path, "%s/valid.txt", dir ? dir : LSVK_TEST_DATA "/../models/charlm");
         int32_t *text = read_text(path, 700);
         if (TU_CHECK(text != NULL, "cannot read %s", path)) {
             const uint32_t lens[] = {256, 100};

@@ -225,28 +225,18 @@ lsvk_status lsvk__causal_set_inv_freq(lsvk_causal_layer *l, const float *inv_fre
     return LSVK_SUCCESS;
 }
 
+static lsvk_status set_param(void *layer, const char *name, const float *data, size_t count) {
+    return lsvk_causal_layer_set_weight((lsvk_causal_layer *)layer, name, data, count);
+}
+
 lsvk_status lsvk_causal_layer_load(lsvk_causal_layer *l, const lsvk_safetensors *st, const char *prefix) {
     static const char *op = "lsvk_causal_layer_load";
     if (!l || !st) return lsvk__fail(l ? l->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: NULL argument", op);
-    if (!prefix) prefix = "";
     for (int p = 0; p < P_COUNT; p++) {
         if (params[p].bias && !l->cfg.use_bias) continue;
-        char name[256];
-        snprintf(name, sizeof name, "%s%s", prefix, params[p].name);
-        lsvk_st_tensor info;
-        if (lsvk_safetensors_find(st, name, &info) != LSVK_SUCCESS)
-            return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: tensor '%s' is not in the file", op, name);
         size_t off, want;
         param_span(l, p, &off, &want);
-        if ((size_t)info.numel != want)
-            return lsvk__fail(l->ctx, LSVK_ERROR_SHAPE, "%s: '%s' has %lld values, this config needs %zu", op,
-                              name, (long long)info.numel, want);
-        float *buf = malloc(want * sizeof *buf);
-        if (!buf) return lsvk__fail(l->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-        lsvk_status s = lsvk_safetensors_read_f32(st, name, buf, want);
-        if (s == LSVK_SUCCESS) s = lsvk_causal_layer_set_weight(l, params[p].name, buf, want);
-        free(buf);
-        if (s != LSVK_SUCCESS) return lsvk__fail(l->ctx, s, "%s: '%s': %s", op, name, lsvk_last_error());
+        LSVK_TRY(lsvk__load_param(l->ctx, op, st, prefix, params[p].name, want, set_param, l));
     }
     return LSVK_SUCCESS;
 }

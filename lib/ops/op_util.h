@@ -72,6 +72,12 @@ static inline lsvk_status lsvk__shape_fail(const lsvk_context *ctx, const char *
                       lsvk__shape_str(a, sa, sizeof sa), bn, lsvk__shape_str(b, sb, sizeof sb), why);
 }
 
+/* Reads tensor prefix + name of st (which must hold `want` values) as floats and hands them to
+ * set(layer, name, ...), the layer's set_weight. Messages name the op and the tensor. */
+typedef lsvk_status (*lsvk__set_param_fn)(void *layer, const char *name, const float *data, size_t count);
+lsvk_status lsvk__load_param(lsvk_context *ctx, const char *op, const lsvk_safetensors *st, const char *prefix,
+                             const char *name, size_t want, lsvk__set_param_fn set, void *layer);
+
 /* Spreads count workgroups over a 2D grid within the device's limits; shaders that stride by the
  * grid size (rows.glsl) take the rest in later iterations. */
 static inline void lsvk__grid_2d(const lsvk_context *ctx, uint64_t count, uint32_t groups[3]) {

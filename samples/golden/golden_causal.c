@@ -2,6 +2,7 @@
  * model, lsvk_lm_forward with the cache carried). */
 #include "golden_run.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,39 @@ int golden_run_causal_model(lsvk_context *ctx, golden_file *g, golden_run *r) {
                   "output.h_cache_next.%d");
 }
 
+/* A layer-0 cache (the scaled embeddings) that is ours with a share of entries zeroed and the rest
+ * scaled by one constant is the mark of dropout left on when the file was made: its log-probs
+ * then come from random masks no evaluation can repeat. Sets r->why and returns 1 then. */
+static int made_with_dropout(golden_file *g, golden_run *r) {
+    golden_result *mine = NULL;
+    for (int i = 0; i < r->count; i++)
+        if (strcmp(r->res[i].name, "output.cache.0") == 0) mine = &r->res[i];
+    size_t n = 0;
+    float *file = mine ? golden_tensor(g, "output.cache.0", NULL, NULL, &n) : NULL;
+    if (!file || n != mine->n) {
+        free(file);
+        return 0;
+    }
+    size_t zeros = 0, scaled = 0;
+    double k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (mine->data[i] == 0) continue;
+        if (file[i] == 0) {
+            zeros++;
+        } else {
+            double q = (double)file[i] / mine->data[i];
+            if (k == 0) k = q;
+            if (fabs(q - k) <= 1e-5 * k) scaled++;
+        }
+    }
+    free(file);
+    if (zeros < n / 50 || zeros + scaled != n || k <= 1.0) return 0;
+    snprintf(r->why, sizeof r->why,
+             "the file was made with dropout on: its layer-0 cache is ours with %.1f%% of the entries zeroed "
+             "and the rest x %.4f, so its log-probs come from random masks", 100.0 * zeros / n, k);
+    return 1;
+}
+
 int golden_run_charlm(lsvk_context *ctx, golden_file *g, golden_run *r) {
     const char *wname = golden_meta(g, "weights");
     if (!wname) {
@@ -178,6 +212,7 @@ int golden_run_charlm(lsvk_context *ctx, golden_file *g, golden_run *r) {
     int rc = -1;
     if (blocks < 1 || blocks > 16) snprintf(r->why, sizeof r->why, "metadata 'blocks' missing or out of range");
     else rc = run_lm(ctx, g, w, r, (int)blocks, "input.tokens.%d", "output.logprobs.%d", NULL, "output.cache.%d");
+    if (rc == 0 && made_with_dropout(g, r)) rc = -1;
     lsvk_safetensors_close(w);
     return rc;
 }
