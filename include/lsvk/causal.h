@@ -41,7 +41,9 @@ LSVK_API lsvk_status lsvk_causal_layer_load(lsvk_causal_layer *layer, const lsvk
                                             const char *prefix);
 /* out[B,L,D] = ChunkedLSAttention(h[B,L,D], h_cache[B,M,D]) with the sinusoidal positions the
  * model builds. Any L >= 1: a last chunk shorter than cs is never attended to as a compressed
- * chunk (as the reference's padding leaves it). Every parameter must have been set. */
+ * chunk (as the reference's padding leaves it). Every parameter must have been set. The layer's
+ * position tables (sinusoids through r_net and r_net_chunk) are computed at once, outside cmd,
+ * on the first forward, after those weights change and when a longer block needs more. */
 LSVK_API lsvk_status lsvk_causal_forward(lsvk_cmd *cmd, lsvk_causal_layer *layer,
                                          const lsvk_tensor *h, const lsvk_tensor *h_cache,
                                          lsvk_tensor *out);
