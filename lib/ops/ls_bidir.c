@@ -3,20 +3,15 @@
  * over the sequence, the fused window + landmark attention, CLS pooling, the conv on V and W_o.
  * Q, K, V and the scores are separate tensors, so that each stays within maxStorageBufferRange
  * as long as the input does. */
-#include "ops/op_util.h"
+#include "ops/ls_common.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-LSVK_DECLARE_SHADER(layernorm);
-LSVK_DECLARE_SHADER(ls_project_partial);
-LSVK_DECLARE_SHADER(split_combine);
 LSVK_DECLARE_SHADER(ls_window_attn);
-LSVK_DECLARE_SHADER(ls_cls_partial);
 LSVK_DECLARE_SHADER(ls_conv);
 LSVK_DECLARE_SHADER(ls_attn_shuffle);
-LSVK_DECLARE_SHADER(ls_project_shuffle);
 LSVK_DECLARE_SHADER(ls_conv_cpu);
 
 /* Parameters by reference name. */
@@ -27,21 +22,13 @@ static const char *const param_names[P_COUNT] = {
     "dconv_fc.weight", "dconv_fc.bias", "W_o.weight", "W_o.bias",
     "dual_ln_l.weight", "dual_ln_l.bias", "dual_ln_s.weight", "dual_ln_s.bias", "conv.weight"};
 
-enum { WS_Q, WS_K, WS_V, WS_S, WS_PART, WS_LAND, WS_ATT, WS_CLS, WS_COUNT };
-
 struct lsvk_ls_layer {
     lsvk_context *ctx;
     lsvk_ls_config cfg;
     uint32_t M; /* landmark entries: cls + r */
     bool set[P_COUNT];
     lsvk_tensor *param[P_COUNT];
-    /* workspace for the last (B, N0); replaced ones stay alive until destroy, since a recorded
-     * but unsubmitted sequence may still use them */
-    int64_t ws_B, ws_N0;
-    uint64_t ws_part; /* floats of the projection partials it was sized for */
-    lsvk_tensor *ws[WS_COUNT];
-    lsvk_tensor **retired;
-    size_t retired_count;
+    lsvk__ls_ws ws; /* for the last (B, N0) */
 };
 
 static bool param_used(const lsvk_ls_layer *l, int p) {
@@ -65,13 +52,7 @@ static void param_shape(const lsvk_ls_config *c, int p, int64_t *rows, int64_t *
 
 static lsvk_status check_config(lsvk_context *ctx, const lsvk_ls_config *c) {
     static const char *op = "lsvk_ls_layer_create";
-    if (c->heads == 0 || c->head_dim == 0 || c->dim == 0)
-        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: dim, heads and head_dim must be > 0", op);
-    if ((uint64_t)c->heads * c->head_dim != c->dim)
-        return lsvk__fail(ctx, LSVK_ERROR_SHAPE, "%s: dim %u != heads %u x head_dim %u", op, c->dim,
-                          c->heads, c->head_dim);
-    if (c->head_dim > 256)
-        return lsvk__fail(ctx, LSVK_ERROR_UNSUPPORTED, "%s: head_dim %u > 256", op, c->head_dim);
+    LSVK_TRY(lsvk__ls_check_heads(ctx, op, c->dim, c->heads, c->head_dim));
     if (c->window == 0 && c->landmarks == 0 && !c->cls)
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT,
                           "%s: window and landmarks are both 0: the layer would attend to nothing", op);
@@ -92,15 +73,8 @@ static lsvk_status check_config(lsvk_context *ctx, const lsvk_ls_config *c) {
 void lsvk_ls_layer_destroy(lsvk_ls_layer *l) {
     if (!l) return;
     for (int p = 0; p < P_COUNT; p++) lsvk_tensor_destroy(l->param[p]);
-    for (int i = 0; i < WS_COUNT; i++) lsvk_tensor_destroy(l->ws[i]);
-    for (size_t i = 0; i < l->retired_count; i++) lsvk_tensor_destroy(l->retired[i]);
-    free(l->retired);
+    lsvk__ls_ws_free(&l->ws);
     free(l);
-}
-
-static lsvk_status make(lsvk_context *ctx, int64_t a, int64_t b, lsvk_tensor **out) {
-    int64_t shape[2] = {a, b};
-    return lsvk_tensor_create(ctx, LSVK_F32, b ? 2 : 1, shape, out);
 }
 
 lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config, lsvk_ls_layer **out) {
@@ -121,7 +95,7 @@ lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config
         if (!param_used(l, p)) continue;
         int64_t rows, cols;
         param_shape(&l->cfg, p, &rows, &cols);
-        s = make(ctx, rows, cols, &l->param[p]);
+        s = lsvk__ls_make(ctx, rows, cols, &l->param[p]);
     }
     if (s) {
         lsvk_ls_layer_destroy(l);
@@ -131,17 +105,11 @@ lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config
     return LSVK_SUCCESS;
 }
 
-static int find_param(const char *name) {
-    for (int p = 0; p < P_COUNT; p++)
-        if (strcmp(param_names[p], name) == 0) return p;
-    return -1;
-}
-
 lsvk_status lsvk_ls_layer_set_weight(lsvk_ls_layer *l, const char *name, const float *data, size_t count) {
     static const char *op = "lsvk_ls_layer_set_weight";
     if (!l || !name || !data)
         return lsvk__fail(l ? l->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: NULL argument", op);
-    int p = find_param(name);
+    int p = lsvk__ls_find_param(param_names, P_COUNT, name);
     if (p < 0) return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: the layer has no parameter '%s'", op, name);
     if (!param_used(l, p))
         return lsvk__fail(l->ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: '%s' is not used with %s", op, name,
@@ -179,21 +147,7 @@ lsvk_status lsvk_ls_layer_load(lsvk_ls_layer *l, const lsvk_safetensors *st, con
  * LSVK_LS_SHUFFLE overrides the choice (tests and tuning): "0" takes the tile shaders, "R,RG[,KU]"
  * the shuffle ones (where they can run) with R query rows per lane, RG landmarks per projection
  * group and KU keys per step. */
-typedef struct plan {
-    uint32_t B, N, N0, D, H, DH, R, M;
-    bool shuffle;
-    uint32_t sg, attn_r, attn_ku, proj_rg, proj_groups;
-    uint32_t proj_wg, proj_tt, proj_nper, proj_chunk, proj_chunks;
-    uint32_t attn_wg, attn_kt;
-    uint32_t cls_ct, cls_chunks;
-} plan;
-
-static uint32_t wg_limit(const lsvk_context *ctx, uint32_t want) {
-    uint32_t lim = ctx->info.max_workgroup_invocations;
-    if (ctx->info.max_workgroup_size[0] < lim) lim = ctx->info.max_workgroup_size[0];
-    return want < lim ? want : lsvk__pow2_floor(lim);
-}
-
+typedef lsvk__ls_plan plan;
 
 /* Query rows per lane of ls_attn_shuffle.comp. A block of SG*R queries loads each key of
  * [landmarks ; the union of its windows] once for all its rows, but every row scores the whole
@@ -218,107 +172,31 @@ static uint32_t attn_rows(uint32_t sg, uint32_t dh, uint32_t w, uint32_t M) {
 /* Shuffle-shader shape: rows per lane and keys per step of the attention, landmarks per group of
  * the projection; all grow the unrolled shaders, and lavapipe's compile time with them (kept to
  * about a second each; dh 256 takes longer). */
-static bool pick_shuffle(const lsvk_context *ctx, const lsvk_ls_config *c, uint32_t M, plan *p) {
-    const char *env = getenv("LSVK_LS_SHUFFLE");
-    uint32_t rows = 0, rg = 0, ku = 0, dh = c->head_dim;
-    if (env && *env) {
-        char *end;
-        unsigned long a = strtoul(env, &end, 10), b = 0, k = 2;
-        if (*end == ',') b = strtoul(end + 1, &end, 10);
-        if (*end == ',') k = strtoul(end + 1, &end, 10);
-        if (*end == '\0' && a == 0 && b == 0) return false;
-        if (*end == '\0' && a >= 1 && a <= 8 && b >= 1 && b <= 64 && k >= 1 && k <= 4)
-            rows = (uint32_t)a, rg = (uint32_t)b, ku = (uint32_t)k;
-    }
-    bool want = rows || ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    if (!want || !lsvk__subgroup_shuffle_ok(ctx)) return false;
-    p->sg = ctx->info.subgroup_size;
+static bool pick_shuffle(const lsvk_context *ctx, const lsvk_ls_config *c, plan *p) {
+    uint32_t rows, rg, ku;
+    if (!lsvk__ls_pick_shuffle(ctx, "LSVK_LS_SHUFFLE", p, &rows, &rg, &ku)) return false;
     if (!rows) {
-        rows = attn_rows(p->sg, dh, c->window, M);
-        ku = dh <= 128 ? 2 : 1;
+        rows = attn_rows(p->sg, p->DH, c->window, p->M);
+        ku = p->DH <= 128 ? 2 : 1;
         rg = 32;
     }
     p->attn_r = rows;
     p->attn_ku = ku;
-    /* landmarks split evenly over the groups, a multiple of 4 (aligned score loads) */
-    uint32_t rr = c->landmarks ? c->landmarks : 1, groups = (rr + rg - 1) / rg;
-    rg = (rr + groups - 1) / groups;
-    if (rg % 4 && rr % 4 == 0) rg += 4 - rg % 4;
-    p->proj_rg = rg;
-    p->proj_groups = (rr + rg - 1) / rg * (((dh + 3) / 4 + p->sg - 1) / p->sg);
+    lsvk__ls_plan_groups(p, rg);
     return true;
 }
-
-/* Floats before K and V in a partial record: 4 keeps the shuffle shader's vec4 stores aligned. */
-static uint32_t proj_hdr(const plan *p) { return p->shuffle ? 4 : 2; }
 
 /* Tile sizes from the device's shared memory and invocation limits. */
 static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, plan *p) {
     const lsvk_context *ctx = l->ctx;
-    bool cpu = ctx->info.type == LSVK_DEVICE_TYPE_CPU;
     uint32_t shared_floats = ctx->info.max_shared_memory / 4 - 64; /* some room for the compiler */
     memset(p, 0, sizeof *p);
     p->B = B; p->N0 = N0; p->N = N0 - (uint32_t)l->cfg.cls; p->D = l->cfg.dim; p->H = l->cfg.heads;
     p->DH = l->cfg.head_dim; p->R = l->cfg.landmarks; p->M = l->M;
     uint32_t BH = B * p->H;
-    p->shuffle = pick_shuffle(ctx, &l->cfg, p->M, p);
-
-    if (p->M > 0) {
-        uint32_t R = p->R ? p->R : 1;
-        uint32_t per_chunk = BH; /* workgroups per chunk */
-        if (p->shuffle) {
-            per_chunk *= p->proj_groups;
-        } else {
-            p->proj_wg = wg_limit(ctx, cpu ? 64 : 128);
-            if (shared_floats <= 2 * R + R + 2 * p->DH)
-                return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                                  "lsvk_ls_forward: %u landmarks x head_dim %u need more shared memory than "
-                                  "the device's %u bytes", R, p->DH, ctx->info.max_shared_memory);
-            p->proj_tt = (shared_floats - 2 * R) / (R + 2 * p->DH);
-            if (p->proj_tt > 32) p->proj_tt = 32;
-            p->proj_nper = lsvk__div_up((uint64_t)R * p->DH, p->proj_wg);
-        }
-        /* Enough workgroups to keep the device busy; on CPUs also at least two chunks, and chunks
-         * of at most 4096 tokens (the partials grow with the chunk count, and so does the
-         * combine). Chunks of at least 64 tokens, and partials within a binding's range. */
-        uint32_t target = cpu ? 32 : 1024;
-        uint32_t chunks = per_chunk >= target ? 1 : target / per_chunk;
-        if (cpu && chunks < 2) chunks = 2;
-        if (cpu && chunks < lsvk__div_up(p->N, 4096)) chunks = lsvk__div_up(p->N, 4096);
-        uint32_t max_chunks = lsvk__div_up(p->N, 64);
-        if (chunks > max_chunks) chunks = max_chunks;
-        uint64_t rec_bytes = 4ull * BH * p->M * (proj_hdr(p) + 2ull * p->DH);
-        uint64_t range = ctx->info.max_storage_buffer_range;
-        if (range && chunks > range / rec_bytes) chunks = (uint32_t)(range / rec_bytes);
-        if (chunks < 1) chunks = 1;
-        p->proj_chunk = lsvk__div_up(p->N, chunks);
-        uint64_t budget = lsvk__loop_budget(ctx) - 1024, max_chunk;
-        if (p->shuffle) {
-            /* ls_project_shuffle.comp's loop iterations: per token one of the max pass and 1/TU of
-             * the accumulation, per block of PB tokens one more (TU 2, PB 32) */
-            max_chunk = budget * 32 / 49 / 32 * 32;
-        } else {
-            /* Loop iterations of one invocation of ls_project_partial.comp per token of its chunk
-             * (the tile loops, plus the max pass); bounded where the driver caps them (llvmpipe). */
-            uint64_t wg = p->proj_wg, tt = p->proj_tt;
-            uint64_t per_tile = lsvk__div_up(tt * R, wg) + lsvk__div_up(tt * p->DH, wg) +
-                                lsvk__div_up(R, wg) * tt + (uint64_t)p->proj_nper * (tt + 1) + 8;
-            max_chunk = budget * tt / (per_tile + tt * (1 + lsvk__div_up(R, wg))) / tt * tt;
-        }
-        if (max_chunk < 1)
-            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "lsvk_ls_forward: %u landmarks x head_dim %u exceed what one shader "
-                              "invocation of this driver (%s) may loop over", R, p->DH, ctx->info.driver_name);
-        if (p->proj_chunk > max_chunk) p->proj_chunk = (uint32_t)max_chunk;
-        p->proj_chunks = lsvk__div_up(p->N, p->proj_chunk);
-        uint64_t part_bytes = rec_bytes * p->proj_chunks;
-        if (range && part_bytes > range)
-            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "lsvk_ls_forward: the landmark partial sums (%llu bytes) exceed the "
-                              "device's maxStorageBufferRange (%llu bytes)", (unsigned long long)part_bytes,
-                              (unsigned long long)range);
-    }
-    p->attn_wg = wg_limit(ctx, 64);
+    p->shuffle = pick_shuffle(ctx, &l->cfg, p);
+    if (p->M > 0) LSVK_TRY(lsvk__ls_plan_projection(ctx, "lsvk_ls_forward", "landmarks", p));
+    p->attn_wg = lsvk__ls_wg_limit(ctx, 64);
     uint32_t kt = (shared_floats) / (2 * p->DH + 1);
     p->attn_kt = kt > 64 ? 64 : kt;
     {
@@ -344,10 +222,7 @@ static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, pl
                               "shader invocation of this driver (%s) may loop over",
                               p->M, (unsigned long long)w, p->DH, ctx->info.driver_name);
     }
-    if (l->cfg.cls) {
-        p->cls_ct = 256;
-        p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
-    }
+    if (l->cfg.cls) lsvk__ls_plan_cls(p);
     uint32_t attn_rows = p->shuffle ? p->sg * p->attn_r : p->attn_wg;
     if (BH > ctx->info.max_workgroup_count[1] || lsvk__div_up(p->N, attn_rows) > ctx->info.max_workgroup_count[0] ||
         p->proj_chunks > ctx->info.max_workgroup_count[0] || p->cls_chunks > ctx->info.max_workgroup_count[0] ||
@@ -359,84 +234,15 @@ static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, pl
     return LSVK_SUCCESS;
 }
 
-static lsvk_status retire_workspace(lsvk_ls_layer *l) {
-    lsvk_tensor **r = realloc(l->retired, (l->retired_count + WS_COUNT) * sizeof *r);
-    if (!r) return lsvk__fail(l->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    l->retired = r;
-    for (int i = 0; i < WS_COUNT; i++)
-        if (l->ws[i]) l->retired[l->retired_count++] = l->ws[i];
-    memset(l->ws, 0, sizeof l->ws);
-    return LSVK_SUCCESS;
-}
-
-static uint64_t part_floats(const plan *p) {
-    return (uint64_t)p->B * p->H * p->M * p->proj_chunks * (proj_hdr(p) + 2ull * p->DH);
-}
-
-static lsvk_status ensure_workspace(lsvk_ls_layer *l, const plan *p) {
-    if (l->ws[WS_Q] && l->ws_B == p->B && l->ws_N0 == p->N0 && l->ws_part == part_floats(p)) return LSVK_SUCCESS;
-    LSVK_TRY(retire_workspace(l));
-    lsvk_context *ctx = l->ctx;
-    int64_t seq[3] = {p->B, p->N0, p->D}, scores[3] = {p->B, p->N0, (int64_t)p->H * p->R};
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_Q]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_K]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_V]));
-    if (p->R > 0) LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, scores, &l->ws[WS_S]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_ATT]));
-    if (p->M > 0) {
-        LSVK_TRY(make(ctx, (int64_t)part_floats(p), 0, &l->ws[WS_PART]));
-        LSVK_TRY(make(ctx, 2ll * p->B * p->M, p->D, &l->ws[WS_LAND]));
-    }
-    if (l->cfg.cls)
-        LSVK_TRY(make(ctx, (int64_t)((uint64_t)p->B * p->H * p->cls_chunks * (2 + p->DH)), 0, &l->ws[WS_CLS]));
-    l->ws_B = p->B;
-    l->ws_N0 = p->N0;
-    l->ws_part = part_floats(p);
-    return LSVK_SUCCESS;
-}
-
-/* Workgroups of a split_combine.comp dispatch (c: its spec constants), which loops over its
- * groups: on CPUs a few dozen, as lavapipe pays for every workgroup it starts (lra's 2048 groups:
- * 20 ms at 512 bits), yet enough that no invocation loops past the driver's budget. */
-static void combine_grid(const lsvk_context *ctx, uint64_t groups, uint32_t nchunks, lsvk_dispatch *c) {
-    uint32_t wg = c->spec[0], dh = c->spec[1], vecs = c->spec[2], hdr = c->spec[3];
-    uint64_t v = hdr == 4 && dh % 4 == 0 ? 4 : 1, elems = lsvk__div_up((uint64_t)vecs * dh, v * wg);
-    uint64_t per_group = 2ull * nchunks + elems * (nchunks + 1ull) + 1, budget = lsvk__loop_budget(ctx) - 1024;
-    uint64_t n = ctx->info.type == LSVK_DEVICE_TYPE_CPU && groups > 64 ? 64 : groups;
-    while (n < groups && lsvk__div_up(groups, n) * per_group > budget) n *= 2;
-    lsvk__grid_2d(ctx, n < groups ? n : groups, c->groups);
-}
-
-/* Push constants of split_combine.comp: group g = (b*H + h)*J + j goes to
- * out[base + b*sb + j*sj + v*sv + h*dh + d]. */
-typedef struct combine_args {
-    uint32_t groups, nchunks, H, J, base, sb, sj, sv;
-} combine_args;
-
-/* Merges the per-chunk partials (header of hdr floats, then vecs vectors of dh) of each group. */
-static lsvk_status record_combine(lsvk_cmd *use, const lsvk_context *ctx, const char *label,
-                                  const lsvk_tensor *part, lsvk_tensor *out, const combine_args *a, uint32_t wg,
-                                  uint32_t dh, uint32_t vecs, uint32_t hdr) {
-    lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = label};
-    c.spec[0] = wg; c.spec[1] = dh; c.spec[2] = vecs; c.spec[3] = hdr;
-    c.spec_count = 4;
-    c.buffers[0] = part; c.buffers[1] = out;
-    c.buffer_count = 2;
-    c.write_mask = 1u << 1;
-    c.push = a;
-    c.push_size = sizeof *a;
-    combine_grid(ctx, a->groups, a->nchunks, &c);
-    return lsvk__cmd_record(use, &c);
-}
-
 static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const lsvk_tensor *x,
                           const lsvk_tensor *mask, lsvk_tensor *out) {
     lsvk_context *ctx = l->ctx;
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     const lsvk_tensor *mk = mask ? mask : dummy;
     uint32_t has_mask = mask ? 1 : 0;
-    lsvk_tensor *q = l->ws[WS_Q], *k = l->ws[WS_K], *v = l->ws[WS_V], *sc = l->ws[WS_S];
-    lsvk_tensor *att = l->ws[WS_ATT], *land = l->ws[WS_LAND];
+    lsvk_tensor *const *ws = l->ws.t;
+    lsvk_tensor *q = ws[LSVK__LS_Q], *k = ws[LSVK__LS_K], *v = ws[LSVK__LS_V], *sc = ws[LSVK__LS_S];
+    lsvk_tensor *att = ws[LSVK__LS_ATT], *land = ws[LSVK__LS_LAND];
     lsvk_tensor *const *w = l->param;
     float scale = (float)(1.0 / sqrt((double)p->DH));
 
@@ -447,50 +253,14 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
     if (p->R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_WD], w[P_BD], sc));
 
     /* 2. DualLN, window half: LN_l on K and V of every token except a CLS token */
-    for (int i = 0; i < 2; i++) {
-        lsvk_tensor *t = i ? v : k;
-        lsvk__layernorm_push push = {p->B * p->N0, p->D, 3u, 1e-5f, p->D, 0, 1, l->cfg.cls ? p->N0 : 0, 0, 0, 0, 0, 0};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k"};
-        d.spec[0] = lsvk__row_workgroup(ctx, p->D);
-        d.spec_count = 1;
-        d.buffers[0] = t; d.buffers[1] = w[P_LNL_W]; d.buffers[2] = w[P_LNL_B]; d.buffers[3] = t;
-        d.buffer_count = 4;
-        d.write_mask = 1u | (1u << 3);
-        d.push = &push;
-        d.push_size = sizeof push;
-        lsvk__grid_2d(ctx, push.rows, d.groups);
-        LSVK_TRY(lsvk__cmd_record(use, &d));
-    }
+    for (int i = 0; i < 2; i++)
+        LSVK_TRY(lsvk__ls_record_layernorm(use, ctx, i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k", i ? v : k, w[P_LNL_W],
+                                           w[P_LNL_B], p->B * p->N0, p->D, l->cfg.cls ? p->N0 : 0));
 
     /* 3. landmarks: split softmax over the sequence, combine, then DualLN's LN_s */
     if (p->M > 0) {
-        struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
-            p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.cls, has_mask, p->proj_chunk, p->proj_chunks,
-            p->R > 0};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = "ls.project"};
-        if (p->shuffle) {
-            d.shader = LSVK_SHADER(ls_project_shuffle);
-            d.spec[0] = p->sg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1; d.spec[3] = p->proj_rg;
-            d.spec[4] = 2; d.spec[5] = 32; /* tokens per step, per block (see the shader) */
-            d.spec_count = 6;
-        } else {
-            d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
-            d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
-            d.spec_count = 5;
-        }
-        d.buffers[0] = k; d.buffers[1] = v; d.buffers[2] = sc ? sc : dummy; d.buffers[3] = mk;
-        d.buffers[4] = l->ws[WS_PART];
-        d.buffer_count = 5;
-        d.write_mask = 1u << 4;
-        d.push = &push;
-        d.push_size = sizeof push;
-        d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
-        LSVK_TRY(lsvk__cmd_record(use, &d));
-
-        combine_args ca = {p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D,
-                           p->B * p->M * p->D};
-        LSVK_TRY(record_combine(use, ctx, "ls.project_combine", l->ws[WS_PART], land, &ca,
-                                p->shuffle ? p->sg : wg_limit(ctx, 64), p->DH, 2, proj_hdr(p)));
+        LSVK_TRY(lsvk__ls_record_project(use, ctx, p, &l->ws, mask, (uint32_t)l->cfg.cls, "ls.project",
+                                         "ls.project_combine"));
         LSVK_TRY(lsvk_layernorm(use, land, w[P_LNS_W], w[P_LNS_B], 1e-5f, land));
     }
 
@@ -521,32 +291,14 @@ static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const 
     }
 
     /* 5. CLS pooling into row 0 (uses the outputs before the conv) */
-    if (l->cfg.cls) {
-        struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; } push = {
-            p->N, p->N0, p->D, p->H, has_mask, p->cls_chunks, scale};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = "ls.cls"};
-        d.spec[0] = wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
-        d.spec_count = 3;
-        d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = att; d.buffers[4] = mk;
-        d.buffers[5] = l->ws[WS_CLS];
-        d.buffer_count = 6;
-        d.write_mask = 1u << 5;
-        d.push = &push;
-        d.push_size = sizeof push;
-        d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
-        LSVK_TRY(lsvk__cmd_record(use, &d));
-
-        combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
-        LSVK_TRY(record_combine(use, ctx, "ls.cls_combine", l->ws[WS_CLS], att, &ca, wg_limit(ctx, 64), p->DH,
-                                1, 2));
-    }
+    if (l->cfg.cls) LSVK_TRY(lsvk__ls_record_cls(use, ctx, p, &l->ws, mask, "ls.cls", "ls.cls_combine"));
 
     /* 6. depthwise conv on V, added to the token rows */
     if (l->cfg.conv_kernel > 0) {
         struct { uint32_t B, N, N0, D, H, K, cls, has_mask; } push = {
             p->B, p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, has_mask};
         lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
-        d.spec[0] = wg_limit(ctx, 64);
+        d.spec[0] = lsvk__ls_wg_limit(ctx, 64);
         d.spec_count = 1;
         uint64_t items = (uint64_t)p->B * p->N * p->D; /* invocations' work items */
         if (p->shuffle && p->DH % 4 == 0) { /* a vec4 of features x 16 tokens per item */
@@ -597,7 +349,7 @@ lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *
             return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
     plan p;
     LSVK_TRY(make_plan(l, (uint32_t)x->shape[0], (uint32_t)x->shape[1], &p));
-    LSVK_TRY(ensure_workspace(l, &p));
+    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p));
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));

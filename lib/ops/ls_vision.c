@@ -7,17 +7,12 @@
  * The landmark list is [global ; dp_rank projected], M = nglo + r entries: the projection kernels
  * copy the global token's K/V (after LN_full) into entry 0, LN_dp skips it, and the attention
  * kernels treat every entry alike, so the global column needs no code of its own. */
-#include "ops/op_util.h"
+#include "ops/ls_common.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-LSVK_DECLARE_SHADER(layernorm);
-LSVK_DECLARE_SHADER(ls_project_partial);
-LSVK_DECLARE_SHADER(ls_project_shuffle);
-LSVK_DECLARE_SHADER(split_combine);
-LSVK_DECLARE_SHADER(ls_cls_partial);
 LSVK_DECLARE_SHADER(vision_window_attn);
 LSVK_DECLARE_SHADER(vision_attn_shuffle);
 
@@ -29,19 +24,13 @@ static const char *const param_names[P_COUNT] = {
     "to_dynamic_projection.bias", "dual_ln_full.weight", "dual_ln_full.bias", "dual_ln_dp.weight",
     "dual_ln_dp.bias", "local_relative_position_bias_table"};
 
-enum { WS_Q, WS_K, WS_V, WS_S, WS_PART, WS_LAND, WS_ATT, WS_CLS, WS_COUNT };
-
 struct lsvk_vision_layer {
     lsvk_context *ctx;
     lsvk_vision_config cfg;
     uint32_t M; /* landmark entries: nglo + r */
     bool set[P_COUNT];
     lsvk_tensor *param[P_COUNT][3];
-    int64_t ws_B;
-    uint64_t ws_part, ws_cls;
-    lsvk_tensor *ws[WS_COUNT];
-    lsvk_tensor **retired; /* replaced workspaces: a recorded sequence may still use them */
-    size_t retired_count;
+    lsvk__ls_ws ws;
 };
 
 static uint32_t rpe_rows(uint32_t w) {
@@ -80,13 +69,7 @@ static int param_shape(const lsvk_vision_config *c, int p, int64_t *rows, int64_
 
 static lsvk_status check_config(lsvk_context *ctx, const lsvk_vision_config *c) {
     static const char *op = "lsvk_vision_layer_create";
-    if (c->heads == 0 || c->head_dim == 0 || c->dim == 0)
-        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: dim, heads and head_dim must be > 0", op);
-    if ((uint64_t)c->heads * c->head_dim != c->dim)
-        return lsvk__fail(ctx, LSVK_ERROR_SHAPE, "%s: dim %u != heads %u x head_dim %u", op, c->dim, c->heads,
-                          c->head_dim);
-    if (c->head_dim > 256)
-        return lsvk__fail(ctx, LSVK_ERROR_UNSUPPORTED, "%s: head_dim %u > 256", op, c->head_dim);
+    LSVK_TRY(lsvk__ls_check_heads(ctx, op, c->dim, c->heads, c->head_dim));
     if (c->window == 0)
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: window must be >= 1", op);
     if (c->nx == 0 || c->ny == 0)
@@ -116,15 +99,8 @@ void lsvk_vision_layer_destroy(lsvk_vision_layer *l) {
     if (!l) return;
     for (int p = 0; p < P_COUNT; p++)
         for (int i = 0; i < 3; i++) lsvk_tensor_destroy(l->param[p][i]);
-    for (int i = 0; i < WS_COUNT; i++) lsvk_tensor_destroy(l->ws[i]);
-    for (size_t i = 0; i < l->retired_count; i++) lsvk_tensor_destroy(l->retired[i]);
-    free(l->retired);
+    lsvk__ls_ws_free(&l->ws);
     free(l);
-}
-
-static lsvk_status make(lsvk_context *ctx, int64_t a, int64_t b, lsvk_tensor **out) {
-    int64_t shape[2] = {a, b};
-    return lsvk_tensor_create(ctx, LSVK_F32, b ? 2 : 1, shape, out);
 }
 
 lsvk_status lsvk_vision_layer_create(lsvk_context *ctx, const lsvk_vision_config *config,
@@ -146,7 +122,7 @@ lsvk_status lsvk_vision_layer_create(lsvk_context *ctx, const lsvk_vision_config
         if (!param_used(&l->cfg, p)) continue;
         int64_t rows, cols;
         int parts = param_shape(&l->cfg, p, &rows, &cols);
-        for (int i = 0; i < parts && s == LSVK_SUCCESS; i++) s = make(ctx, rows, cols, &l->param[p][i]);
+        for (int i = 0; i < parts && s == LSVK_SUCCESS; i++) s = lsvk__ls_make(ctx, rows, cols, &l->param[p][i]);
     }
     if (s) {
         lsvk_vision_layer_destroy(l);
@@ -154,12 +130,6 @@ lsvk_status lsvk_vision_layer_create(lsvk_context *ctx, const lsvk_vision_config
     }
     *out = l;
     return LSVK_SUCCESS;
-}
-
-static int find_param(const char *name) {
-    for (int p = 0; p < P_COUNT; p++)
-        if (strcmp(param_names[p], name) == 0) return p;
-    return -1;
 }
 
 static size_t param_count(const lsvk_vision_config *c, int p) {
@@ -173,7 +143,7 @@ lsvk_status lsvk_vision_layer_set_weight(lsvk_vision_layer *l, const char *name,
     static const char *op = "lsvk_vision_layer_set_weight";
     if (!l || !name || !data)
         return lsvk__fail(l ? l->ctx : NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: NULL argument", op);
-    int p = find_param(name);
+    int p = lsvk__ls_find_param(param_names, P_COUNT, name);
     if (p < 0) return lsvk__fail(l->ctx, LSVK_ERROR_NOT_FOUND, "%s: the layer has no parameter '%s'", op, name);
     if (!param_exists(&l->cfg, p))
         return lsvk__fail(l->ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: '%s' is not used with %s", op, name,
@@ -211,19 +181,10 @@ lsvk_status lsvk_vision_layer_load(lsvk_vision_layer *l, const lsvk_safetensors 
  * (tests and tuning): "0" takes the tile kernels, "R,RG[,KU]" the shuffle ones with R query rows
  * per lane, RG landmarks per projection group and KU keys per step. */
 typedef struct plan {
-    uint32_t B, Nf, N0, D, H, DH, R, M, w, s, ntx, nty;
-    bool shuffle;
-    uint32_t sg, attn_r, attn_ku, proj_rg, proj_groups;
-    uint32_t proj_wg, proj_tt, proj_nper, proj_chunk, proj_chunks;
-    uint32_t attn_wg, attn_kt, attn_blocks;
-    uint32_t cls_ct, cls_chunks;
+    lsvk__ls_plan ls; /* N: the image tokens, nx * ny */
+    uint32_t w, s, ntx, nty; /* window, its overhang, tiles per row / column */
+    uint32_t attn_blocks;
 } plan;
-
-static uint32_t wg_limit(const lsvk_context *ctx, uint32_t want) {
-    uint32_t lim = ctx->info.max_workgroup_invocations;
-    if (ctx->info.max_workgroup_size[0] < lim) lim = ctx->info.max_workgroup_size[0];
-    return want < lim ? want : lsvk__pow2_floor(lim);
-}
 
 /* Keys of the window union of a block of `rows` queries starting at query `first` of a row of
  * tiles (kw rows of the image, columns from its first tile to its last), clipped to the image. */
@@ -250,109 +211,37 @@ static uint64_t union_max(const plan *p, uint64_t rows) {
  * least estimated cost over one row of tiles, sum over blocks of (M + union) * (L + R), a key's
  * loads and shuffles costing L ~ 1.4 row multiply-adds, within the loop budget. */
 static uint32_t attn_rows(const lsvk_context *ctx, const plan *p) {
-    uint32_t rmax = (128 + p->DH / 2) / p->DH, pick = 0;
+    uint32_t rmax = (128 + p->ls.DH / 2) / p->ls.DH, pick = 0;
     rmax = rmax < 1 ? 1 : rmax > 8 ? 8 : rmax;
     uint64_t per_row = (uint64_t)p->ntx * p->w * p->w;
     double best = 0;
     for (uint32_t r = 1; r <= rmax; r++) {
-        uint64_t rows = (uint64_t)p->sg * r, blocks = (per_row + rows - 1) / rows;
-        uint64_t loops = lsvk__div_up(p->M, p->attn_ku) + lsvk__div_up(union_max(p, rows), p->attn_ku) + 64;
+        uint64_t rows = (uint64_t)p->ls.sg * r, blocks = (per_row + rows - 1) / rows;
+        uint64_t loops = lsvk__div_up(p->ls.M, p->ls.attn_ku) + lsvk__div_up(union_max(p, rows), p->ls.attn_ku) + 64;
         if (loops > lsvk__loop_budget(ctx)) break;
         double cost = 0;
-        for (uint64_t b = 0; b < blocks; b++) cost += (double)(p->M + union_keys(p, b * rows, rows)) * (1.4 + r);
+        for (uint64_t b = 0; b < blocks; b++) cost += (double)(p->ls.M + union_keys(p, b * rows, rows)) * (1.4 + r);
         if (!pick || cost < best) best = cost, pick = r;
     }
     return pick;
 }
 
 static bool pick_shuffle(const lsvk_context *ctx, plan *p) {
-    const char *env = getenv("LSVK_VISION_SHUFFLE");
-    uint32_t rows = 0, rg = 0, ku = 0;
-    if (env && *env) {
-        char *end;
-        unsigned long a = strtoul(env, &end, 10), b = 0, k = 2;
-        if (*end == ',') b = strtoul(end + 1, &end, 10);
-        if (*end == ',') k = strtoul(end + 1, &end, 10);
-        if (*end == '\0' && a == 0 && b == 0) return false;
-        if (*end == '\0' && a >= 1 && a <= 8 && b >= 1 && b <= 64 && k >= 1 && k <= 4)
-            rows = (uint32_t)a, rg = (uint32_t)b, ku = (uint32_t)k;
-    }
-    bool want = rows || ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    if (!want || !lsvk__subgroup_shuffle_ok(ctx)) return false;
-    p->sg = ctx->info.subgroup_size;
-    p->attn_ku = ku ? ku : p->DH <= 128 ? 2 : 1;
-    p->attn_r = rows ? rows : attn_rows(ctx, p);
-    if (!p->attn_r) return false; /* past the loop budget even at one row per lane */
-    if (!rg) rg = 32;
-    uint32_t rr = p->R ? p->R : 1, groups = (rr + rg - 1) / rg;
-    rg = (rr + groups - 1) / groups;
-    if (rg % 4 && rr % 4 == 0) rg += 4 - rg % 4;
-    p->proj_rg = rg;
-    p->proj_groups = (rr + rg - 1) / rg * (((p->DH + 3) / 4 + p->sg - 1) / p->sg);
+    uint32_t rows, rg, ku;
+    if (!lsvk__ls_pick_shuffle(ctx, "LSVK_VISION_SHUFFLE", &p->ls, &rows, &rg, &ku)) return false;
+    p->ls.attn_ku = ku ? ku : p->ls.DH <= 128 ? 2 : 1;
+    p->ls.attn_r = rows ? rows : attn_rows(ctx, p);
+    if (!p->ls.attn_r) return false; /* past the loop budget even at one row per lane */
+    lsvk__ls_plan_groups(&p->ls, rg ? rg : 32);
     return true;
-}
-
-static uint32_t proj_hdr(const plan *p) { return p->shuffle ? 4 : 2; }
-
-/* Chunks of the projection's split reduction over the image tokens (ls_bidir.c's rule: enough
- * workgroups, partials within a binding's range, loops within the driver's budget). */
-static lsvk_status plan_projection(const lsvk_context *ctx, plan *p) {
-    static const char *op = "lsvk_vision_forward";
-    bool cpu = ctx->info.type == LSVK_DEVICE_TYPE_CPU;
-    uint32_t shared_floats = ctx->info.max_shared_memory / 4 - 64;
-    uint32_t R = p->R ? p->R : 1, per_chunk = p->B * p->H;
-    if (p->shuffle) {
-        per_chunk *= p->proj_groups;
-    } else {
-        p->proj_wg = wg_limit(ctx, cpu ? 64 : 128);
-        if (shared_floats <= 3 * R + 2 * p->DH)
-            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "%s: dp_rank %u x head_dim %u need more shared memory than the device's %u bytes",
-                              op, R, p->DH, ctx->info.max_shared_memory);
-        p->proj_tt = (shared_floats - 2 * R) / (R + 2 * p->DH);
-        if (p->proj_tt > 32) p->proj_tt = 32;
-        p->proj_nper = lsvk__div_up((uint64_t)R * p->DH, p->proj_wg);
-    }
-    uint32_t target = cpu ? 32 : 1024;
-    uint32_t chunks = per_chunk >= target ? 1 : target / per_chunk;
-    if (cpu && chunks < 2) chunks = 2;
-    if (cpu && chunks < lsvk__div_up(p->Nf, 4096)) chunks = lsvk__div_up(p->Nf, 4096);
-    uint32_t max_chunks = lsvk__div_up(p->Nf, 64);
-    if (chunks > max_chunks) chunks = max_chunks;
-    uint64_t rec_bytes = 4ull * p->B * p->H * p->M * (proj_hdr(p) + 2ull * p->DH);
-    uint64_t range = ctx->info.max_storage_buffer_range;
-    if (range && chunks > range / rec_bytes) chunks = (uint32_t)(range / rec_bytes);
-    if (chunks < 1) chunks = 1;
-    p->proj_chunk = lsvk__div_up(p->Nf, chunks);
-    uint64_t budget = lsvk__loop_budget(ctx) - 1024, max_chunk;
-    if (p->shuffle) {
-        max_chunk = budget * 32 / 49 / 32 * 32; /* see ls_bidir.c */
-    } else {
-        uint64_t wg = p->proj_wg, tt = p->proj_tt;
-        uint64_t per_tile = lsvk__div_up(tt * R, wg) + lsvk__div_up(tt * p->DH, wg) + lsvk__div_up(R, wg) * tt +
-                            (uint64_t)p->proj_nper * (tt + 1) + 8;
-        max_chunk = budget * tt / (per_tile + tt * (1 + lsvk__div_up(R, wg))) / tt * tt;
-    }
-    if (max_chunk < 1)
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                          "%s: dp_rank %u x head_dim %u exceed what one shader invocation of this driver (%s) "
-                          "may loop over", op, R, p->DH, ctx->info.driver_name);
-    if (p->proj_chunk > max_chunk) p->proj_chunk = (uint32_t)max_chunk;
-    p->proj_chunks = lsvk__div_up(p->Nf, p->proj_chunk);
-    if (range && rec_bytes * p->proj_chunks > range)
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                          "%s: the projection partial sums (%llu bytes) exceed the device's "
-                          "maxStorageBufferRange (%llu bytes)", op,
-                          (unsigned long long)(rec_bytes * p->proj_chunks), (unsigned long long)range);
-    return LSVK_SUCCESS;
 }
 
 /* Loop iterations of one vision_window_attn.comp invocation with WG queries per workgroup. */
 static uint64_t tile_loops(const plan *p, uint32_t wg) {
-    uint64_t keys = p->M + union_max(p, wg);
-    uint64_t tiles = lsvk__div_up(p->M, p->attn_kt) + lsvk__div_up(union_max(p, wg), p->attn_kt);
-    return keys * (2ull * p->DH + 3) + tiles * (lsvk__div_up((uint64_t)p->attn_kt * p->DH, wg) + 8) +
-           4ull * p->DH + 64;
+    uint64_t keys = p->ls.M + union_max(p, wg);
+    uint64_t tiles = lsvk__div_up(p->ls.M, p->ls.attn_kt) + lsvk__div_up(union_max(p, wg), p->ls.attn_kt);
+    return keys * (2ull * p->ls.DH + 3) + tiles * (lsvk__div_up((uint64_t)p->ls.attn_kt * p->ls.DH, wg) + 8) +
+           4ull * p->ls.DH + 64;
 }
 
 static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
@@ -360,48 +249,45 @@ static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
     const lsvk_context *ctx = l->ctx;
     const lsvk_vision_config *c = &l->cfg;
     memset(p, 0, sizeof *p);
-    p->B = B; p->Nf = c->nx * c->ny; p->N0 = c->nglo + p->Nf; p->D = c->dim; p->H = c->heads;
-    p->DH = c->head_dim; p->R = c->dp_rank; p->M = l->M; p->w = c->window;
+    p->ls.B = B; p->ls.N = c->nx * c->ny; p->ls.N0 = c->nglo + p->ls.N; p->ls.D = c->dim; p->ls.H = c->heads;
+    p->ls.DH = c->head_dim; p->ls.R = c->dp_rank; p->ls.M = l->M; p->w = c->window;
     p->s = c->window / 2 ? c->window / 2 : 1;
     p->ntx = c->nx / c->window; p->nty = c->ny / c->window;
-    p->shuffle = pick_shuffle(ctx, p);
-    if (p->M > 0) LSVK_TRY(plan_projection(ctx, p));
+    p->ls.shuffle = pick_shuffle(ctx, p);
+    if (p->ls.M > 0) LSVK_TRY(lsvk__ls_plan_projection(ctx, op, "dp_rank", &p->ls));
 
     uint32_t shared_floats = ctx->info.max_shared_memory / 4 - 64, rows;
-    if (p->shuffle) {
-        rows = p->sg * p->attn_r;
-        uint64_t loops = lsvk__div_up(p->M, p->attn_ku) + lsvk__div_up(union_max(p, rows), p->attn_ku) + 64;
+    if (p->ls.shuffle) {
+        rows = p->ls.sg * p->ls.attn_r;
+        uint64_t loops = lsvk__div_up(p->ls.M, p->ls.attn_ku) + lsvk__div_up(union_max(p, rows), p->ls.attn_ku) + 64;
         if (loops > lsvk__loop_budget(ctx))
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                               "%s: LSVK_VISION_SHUFFLE rows %u: %llu loop iterations per invocation exceed "
-                              "this driver's (%s) budget", op, p->attn_r, (unsigned long long)loops,
+                              "this driver's (%s) budget", op, p->ls.attn_r, (unsigned long long)loops,
                               ctx->info.driver_name);
     } else {
-        uint32_t kt = shared_floats / (2 * p->DH + 2);
-        p->attn_kt = kt > 64 ? 64 : kt;
-        if (p->attn_kt < 1)
+        uint32_t kt = shared_floats / (2 * p->ls.DH + 2);
+        p->ls.attn_kt = kt > 64 ? 64 : kt;
+        if (p->ls.attn_kt < 1)
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: head_dim %u needs more shared memory than the "
-                              "device's %u bytes", op, p->DH, ctx->info.max_shared_memory);
+                              "device's %u bytes", op, p->ls.DH, ctx->info.max_shared_memory);
         /* fewer queries per workgroup, so fewer union keys, until one invocation's loops fit */
-        p->attn_wg = wg_limit(ctx, 64);
-        while (p->attn_wg > 1 && tile_loops(p, p->attn_wg) > lsvk__loop_budget(ctx)) p->attn_wg /= 2;
-        if (tile_loops(p, p->attn_wg) > lsvk__loop_budget(ctx))
+        p->ls.attn_wg = lsvk__ls_wg_limit(ctx, 64);
+        while (p->ls.attn_wg > 1 && tile_loops(p, p->ls.attn_wg) > lsvk__loop_budget(ctx)) p->ls.attn_wg /= 2;
+        if (tile_loops(p, p->ls.attn_wg) > lsvk__loop_budget(ctx))
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                               "%s: %u landmarks + a %u x %u window x head_dim %u exceed what one shader "
-                              "invocation of this driver (%s) may loop over", op, p->M, p->w + 2 * p->s,
-                              p->w + 2 * p->s, p->DH, ctx->info.driver_name);
-        rows = p->attn_wg;
+                              "invocation of this driver (%s) may loop over", op, p->ls.M, p->w + 2 * p->s,
+                              p->w + 2 * p->s, p->ls.DH, ctx->info.driver_name);
+        rows = p->ls.attn_wg;
     }
     p->attn_blocks = lsvk__div_up((uint64_t)p->ntx * p->w * p->w, rows);
-    if (c->nglo) {
-        p->cls_ct = 256;
-        p->cls_chunks = lsvk__div_up(p->Nf, p->cls_ct);
-    }
-    uint32_t BH = B * p->H;
+    if (c->nglo) lsvk__ls_plan_cls(&p->ls);
+    uint32_t BH = B * p->ls.H;
     if (BH > ctx->info.max_workgroup_count[1] ||
         (uint64_t)p->attn_blocks * p->nty > ctx->info.max_workgroup_count[0] ||
-        p->proj_chunks > ctx->info.max_workgroup_count[0] || p->cls_chunks > ctx->info.max_workgroup_count[0] ||
-        p->proj_groups > ctx->info.max_workgroup_count[2])
+        p->ls.proj_chunks > ctx->info.max_workgroup_count[0] || p->ls.cls_chunks > ctx->info.max_workgroup_count[0] ||
+        p->ls.proj_groups > ctx->info.max_workgroup_count[2])
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                           "%s: batch x heads = %u or a %u x %u grid past the device's maxComputeWorkGroupCount "
                           "(%u x %u)", op, BH, c->nx, c->ny, ctx->info.max_workgroup_count[0],
@@ -409,120 +295,18 @@ static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
     return LSVK_SUCCESS;
 }
 
-/* ------------------------------------------------------------ workspace */
-
-static uint64_t part_floats(const plan *p) {
-    return (uint64_t)p->B * p->H * p->M * p->proj_chunks * (proj_hdr(p) + 2ull * p->DH);
-}
-
-static uint64_t cls_floats(const plan *p) { return (uint64_t)p->B * p->H * p->cls_chunks * (2 + p->DH); }
-
-static lsvk_status ensure_workspace(lsvk_vision_layer *l, const plan *p) {
-    if (l->ws[WS_Q] && l->ws_B == p->B && l->ws_part == part_floats(p) && l->ws_cls == cls_floats(p))
-        return LSVK_SUCCESS;
-    lsvk_tensor **r = realloc(l->retired, (l->retired_count + WS_COUNT) * sizeof *r);
-    if (!r) return lsvk__fail(l->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
-    l->retired = r;
-    for (int i = 0; i < WS_COUNT; i++)
-        if (l->ws[i]) l->retired[l->retired_count++] = l->ws[i];
-    memset(l->ws, 0, sizeof l->ws);
-    lsvk_context *ctx = l->ctx;
-    int64_t seq[3] = {p->B, p->N0, p->D}, scores[3] = {p->B, p->N0, (int64_t)p->H * p->R};
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_Q]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_K]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_V]));
-    LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &l->ws[WS_ATT]));
-    if (p->R > 0) LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, scores, &l->ws[WS_S]));
-    if (p->M > 0) {
-        LSVK_TRY(make(ctx, (int64_t)part_floats(p), 0, &l->ws[WS_PART]));
-        LSVK_TRY(make(ctx, 2ll * p->B * p->M, p->D, &l->ws[WS_LAND]));
-    }
-    if (p->cls_chunks) LSVK_TRY(make(ctx, (int64_t)cls_floats(p), 0, &l->ws[WS_CLS]));
-    l->ws_B = p->B;
-    l->ws_part = part_floats(p);
-    l->ws_cls = cls_floats(p);
-    return LSVK_SUCCESS;
-}
-
 /* ------------------------------------------------------------ recording */
-
-/* Push constants of split_combine.comp (see ls_bidir.c). */
-typedef struct combine_args {
-    uint32_t groups, nchunks, H, J, base, sb, sj, sv;
-} combine_args;
-
-static lsvk_status record_combine(lsvk_cmd *use, const lsvk_context *ctx, const char *label,
-                                  const lsvk_tensor *part, lsvk_tensor *out, const combine_args *a, uint32_t wg,
-                                  uint32_t dh, uint32_t vecs, uint32_t hdr) {
-    lsvk_dispatch c = {.shader = LSVK_SHADER(split_combine), .label = label};
-    c.spec[0] = wg; c.spec[1] = dh; c.spec[2] = vecs; c.spec[3] = hdr;
-    c.spec_count = 4;
-    c.buffers[0] = part; c.buffers[1] = out;
-    c.buffer_count = 2;
-    c.write_mask = 1u << 1;
-    c.push = a;
-    c.push_size = sizeof *a;
-    /* few workgroups on CPUs (each costs lavapipe a start), enough for the loop budget */
-    uint64_t v = hdr == 4 && dh % 4 == 0 ? 4 : 1, elems = lsvk__div_up((uint64_t)vecs * dh, v * wg);
-    uint64_t per_group = 2ull * a->nchunks + elems * (a->nchunks + 1ull) + 1, budget = lsvk__loop_budget(ctx) - 1024;
-    uint64_t n = ctx->info.type == LSVK_DEVICE_TYPE_CPU && a->groups > 64 ? 64 : a->groups;
-    while (n < a->groups && lsvk__div_up(a->groups, n) * per_group > budget) n *= 2;
-    lsvk__grid_2d(ctx, n < a->groups ? n : a->groups, c.groups);
-    return lsvk__cmd_record(use, &c);
-}
-
-static lsvk_status record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const char *label, lsvk_tensor *t,
-                                    const lsvk_tensor *w, const lsvk_tensor *b, uint32_t rows, uint32_t C,
-                                    uint32_t skip) {
-    lsvk__layernorm_push push = {.rows = rows, .C = C, .flags = 3u, .eps = 1e-5f, .stride = C, .sub = 1,
-                                 .skip = skip};
-    lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = label};
-    d.spec[0] = lsvk__row_workgroup(ctx, C);
-    d.spec_count = 1;
-    d.buffers[0] = t; d.buffers[1] = w; d.buffers[2] = b; d.buffers[3] = t;
-    d.buffer_count = 4;
-    d.write_mask = 1u | (1u << 3);
-    d.push = &push;
-    d.push_size = sizeof push;
-    lsvk__grid_2d(ctx, rows, d.groups);
-    return lsvk__cmd_record(use, &d);
-}
 
 /* [global ; dp_rank projected] K/V entries: split softmax over the image tokens, combine, LN_dp
  * on the projected ones. */
 static lsvk_status record_landmarks(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
     lsvk_context *ctx = l->ctx;
-    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
-    lsvk_tensor *land = l->ws[WS_LAND], *sc = l->ws[WS_S];
-    struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
-        p->Nf, p->N0, p->D, p->H, l->cfg.nglo, 0, p->proj_chunk, p->proj_chunks, p->R > 0};
-    lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = "vision.project"};
-    if (p->shuffle) {
-        d.shader = LSVK_SHADER(ls_project_shuffle);
-        d.spec[0] = p->sg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1; d.spec[3] = p->proj_rg;
-        d.spec[4] = 2; d.spec[5] = 32; /* tokens per step, per block (see the shader) */
-        d.spec_count = 6;
-    } else {
-        d.spec[0] = p->proj_wg; d.spec[1] = p->DH; d.spec[2] = p->R ? p->R : 1;
-        d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
-        d.spec_count = 5;
-    }
-    d.buffers[0] = l->ws[WS_K]; d.buffers[1] = l->ws[WS_V]; d.buffers[2] = sc ? sc : dummy;
-    d.buffers[3] = dummy; d.buffers[4] = l->ws[WS_PART];
-    d.buffer_count = 5;
-    d.write_mask = 1u << 4;
-    d.push = &push;
-    d.push_size = sizeof push;
-    d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
-    LSVK_TRY(lsvk__cmd_record(use, &d));
-
-    combine_args ca = {p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
-    LSVK_TRY(record_combine(use, ctx, "vision.project_combine", l->ws[WS_PART], land, &ca,
-                            p->shuffle ? p->sg : wg_limit(ctx, 64), p->DH, 2, proj_hdr(p)));
-    if (p->R == 0) return LSVK_SUCCESS; /* the global entry alone */
+    LSVK_TRY(lsvk__ls_record_project(use, ctx, &p->ls, &l->ws, NULL, l->cfg.nglo, "vision.project",
+                                     "vision.project_combine"));
+    if (p->ls.R == 0) return LSVK_SUCCESS; /* the global entry alone */
     /* rows (kv, b, j); j = 0 is the global entry when nglo = 1, left as it is */
-    return record_layernorm(use, ctx, "vision.dual_ln_dp", land, l->param[P_LND_W][0], l->param[P_LND_B][0],
-                            2 * p->B * p->M, p->D, l->cfg.nglo ? p->M : 0);
+    return lsvk__ls_record_layernorm(use, ctx, "vision.dual_ln_dp", l->ws.t[LSVK__LS_LAND], l->param[P_LND_W][0],
+                                     l->param[P_LND_B][0], 2 * p->ls.B * p->ls.M, p->ls.D, l->cfg.nglo ? p->ls.M : 0);
 }
 
 static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
@@ -530,48 +314,27 @@ static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const p
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     const lsvk_vision_config *c = &l->cfg;
     struct { uint32_t B, N0, D, H, nx, ny, w, s, wp, M, nglo, rpe, blocks; float scale; } push = {
-        p->B, p->N0, p->D, p->H, c->nx, c->ny, p->w, p->s, p->w / 2, p->M, c->nglo, (uint32_t)c->rpe,
-        p->attn_blocks, (float)(1.0 / sqrt((double)p->DH))};
+        p->ls.B, p->ls.N0, p->ls.D, p->ls.H, c->nx, c->ny, p->w, p->s, p->w / 2, p->ls.M, c->nglo, (uint32_t)c->rpe,
+        p->attn_blocks, (float)(1.0 / sqrt((double)p->ls.DH))};
     lsvk_dispatch d = {.shader = LSVK_SHADER(vision_window_attn), .label = "vision.attention"};
-    d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
+    d.spec[0] = p->ls.attn_wg; d.spec[1] = p->ls.DH; d.spec[2] = p->ls.attn_kt;
     d.spec_count = 3;
-    if (p->shuffle) { /* scores in the log2 domain */
+    if (p->ls.shuffle) { /* scores in the log2 domain */
         d.shader = LSVK_SHADER(vision_attn_shuffle);
-        d.spec[0] = p->sg; d.spec[1] = p->attn_r; d.spec[2] = p->DH; d.spec[3] = p->attn_ku;
+        d.spec[0] = p->ls.sg; d.spec[1] = p->ls.attn_r; d.spec[2] = p->ls.DH; d.spec[3] = p->ls.attn_ku;
         d.spec_count = 4;
-        push.scale = (float)(1.4426950408889634 / sqrt((double)p->DH));
+        push.scale = (float)(1.4426950408889634 / sqrt((double)p->ls.DH));
     }
-    d.buffers[0] = l->ws[WS_Q]; d.buffers[1] = l->ws[WS_K]; d.buffers[2] = l->ws[WS_V];
-    d.buffers[3] = l->ws[WS_LAND] ? l->ws[WS_LAND] : dummy;
+    d.buffers[0] = l->ws.t[LSVK__LS_Q]; d.buffers[1] = l->ws.t[LSVK__LS_K]; d.buffers[2] = l->ws.t[LSVK__LS_V];
+    d.buffers[3] = l->ws.t[LSVK__LS_LAND] ? l->ws.t[LSVK__LS_LAND] : dummy;
     d.buffers[4] = c->rpe ? l->param[P_RPE][0] : dummy;
-    d.buffers[5] = l->ws[WS_ATT];
+    d.buffers[5] = l->ws.t[LSVK__LS_ATT];
     d.buffer_count = 6;
     d.write_mask = 1u << 5;
     d.push = &push;
     d.push_size = sizeof push;
-    d.groups[0] = p->attn_blocks * p->nty; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+    d.groups[0] = p->attn_blocks * p->nty; d.groups[1] = p->ls.B * p->ls.H; d.groups[2] = 1;
     return lsvk__cmd_record(use, &d);
-}
-
-/* The global token: [q_g.k_g ; q_g.out[n]] softmax, over [v_g ; out[n]], into attention row 0. */
-static lsvk_status record_global(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
-    lsvk_context *ctx = l->ctx;
-    lsvk_tensor *att = l->ws[WS_ATT];
-    struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; } push = {
-        p->Nf, p->N0, p->D, p->H, 0, p->cls_chunks, (float)(1.0 / sqrt((double)p->DH))};
-    lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = "vision.global"};
-    d.spec[0] = wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
-    d.spec_count = 3;
-    d.buffers[0] = l->ws[WS_Q]; d.buffers[1] = l->ws[WS_K]; d.buffers[2] = l->ws[WS_V]; d.buffers[3] = att;
-    d.buffers[4] = lsvk__dummy_tensor(ctx); d.buffers[5] = l->ws[WS_CLS];
-    d.buffer_count = 6;
-    d.write_mask = 1u << 5;
-    d.push = &push;
-    d.push_size = sizeof push;
-    d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
-    LSVK_TRY(lsvk__cmd_record(use, &d));
-    combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
-    return record_combine(use, ctx, "vision.global_combine", l->ws[WS_CLS], att, &ca, wg_limit(ctx, 64), p->DH, 1, 2);
 }
 
 static lsvk_status record(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p, const lsvk_tensor *x,
@@ -581,16 +344,19 @@ static lsvk_status record(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p, co
     bool qb = l->cfg.qkv_bias != 0;
     /* 1. q, k, v (three [C,C] parts of qkv) and the projection scores; LN_full on k and v */
     for (int i = 0; i < 3; i++)
-        LSVK_TRY(lsvk_linear(use, x, w[P_QKV_W][i], qb ? w[P_QKV_B][i] : NULL, l->ws[WS_Q + i]));
-    if (p->R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_DP_W][0], w[P_DP_B][0], l->ws[WS_S]));
+        LSVK_TRY(lsvk_linear(use, x, w[P_QKV_W][i], qb ? w[P_QKV_B][i] : NULL, l->ws.t[LSVK__LS_Q + i]));
+    if (p->ls.R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_DP_W][0], w[P_DP_B][0], l->ws.t[LSVK__LS_S]));
     for (int i = 0; i < 2; i++)
-        LSVK_TRY(record_layernorm(use, ctx, i ? "vision.dual_ln_full.v" : "vision.dual_ln_full.k",
-                                  l->ws[i ? WS_V : WS_K], w[P_LNF_W][0], w[P_LNF_B][0], p->B * p->N0, p->D, 0));
+        LSVK_TRY(lsvk__ls_record_layernorm(use, ctx, i ? "vision.dual_ln_full.v" : "vision.dual_ln_full.k",
+                                           l->ws.t[i ? LSVK__LS_V : LSVK__LS_K], w[P_LNF_W][0], w[P_LNF_B][0],
+                                           p->ls.B * p->ls.N0, p->ls.D, 0));
     /* 2. [global ; projected] entries, 3. image tokens, 4. global token, 5. proj */
-    if (p->M > 0) LSVK_TRY(record_landmarks(use, l, p));
+    if (p->ls.M > 0) LSVK_TRY(record_landmarks(use, l, p));
     LSVK_TRY(record_attention(use, l, p));
-    if (l->cfg.nglo) LSVK_TRY(record_global(use, l, p));
-    return lsvk_linear(use, l->ws[WS_ATT], w[P_PROJ_W][0], w[P_PROJ_B][0], out);
+    /* the global token: [q_g.k_g ; q_g.out[n]] softmax, over [v_g ; out[n]], into attention row 0 */
+    if (l->cfg.nglo)
+        LSVK_TRY(lsvk__ls_record_cls(use, ctx, &p->ls, &l->ws, NULL, "vision.global", "vision.global_combine"));
+    return lsvk_linear(use, l->ws.t[LSVK__LS_ATT], w[P_PROJ_W][0], w[P_PROJ_B][0], out);
 }
 
 lsvk_status lsvk_vision_forward(lsvk_cmd *cmd, lsvk_vision_layer *l, const lsvk_tensor *x, lsvk_tensor *out) {
@@ -619,7 +385,7 @@ lsvk_status lsvk_vision_forward(lsvk_cmd *cmd, lsvk_vision_layer *l, const lsvk_
             return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
     plan p;
     LSVK_TRY(make_plan(l, (uint32_t)x->shape[0], &p));
-    LSVK_TRY(ensure_workspace(l, &p));
+    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p.ls));
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));

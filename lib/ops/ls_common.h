@@ -1,0 +1,107 @@
+/* What the long-short layers share: ls_bidir.c (1D) and ls_vision.c (2D) run the same dynamic
+ * projection (ls_project_partial / ls_project_shuffle + split_combine), the same CLS / global token
+ * pooling (ls_cls_partial + split_combine) and the same workspace; only their attention differs.
+ * Internal to lib/ops. */
+#ifndef LSVK_LS_COMMON_H
+#define LSVK_LS_COMMON_H
+
+#include "ops/op_util.h"
+
+#include <string.h>
+
+/* want invocations, or the largest power of two the device allows in one dimension. */
+static inline uint32_t lsvk__ls_wg_limit(const lsvk_context *ctx, uint32_t want) {
+    uint32_t lim = ctx->info.max_workgroup_invocations;
+    if (ctx->info.max_workgroup_size[0] < lim) lim = ctx->info.max_workgroup_size[0];
+    return want < lim ? want : lsvk__pow2_floor(lim);
+}
+
+/* An F32 tensor [a, b], or [a] when b is 0. */
+static inline lsvk_status lsvk__ls_make(lsvk_context *ctx, int64_t a, int64_t b, lsvk_tensor **out) {
+    int64_t shape[2] = {a, b};
+    return lsvk_tensor_create(ctx, LSVK_F32, b ? 2 : 1, shape, out);
+}
+
+/* Index of name in names[count], or -1. */
+static inline int lsvk__ls_find_param(const char *const *names, int count, const char *name) {
+    for (int p = 0; p < count; p++)
+        if (strcmp(names[p], name) == 0) return p;
+    return -1;
+}
+
+/* The config checks both layers start with: dim = heads x head_dim, head_dim <= 256. */
+lsvk_status lsvk__ls_check_heads(lsvk_context *ctx, const char *op, uint32_t dim, uint32_t heads,
+                                 uint32_t head_dim);
+
+/* ------------------------------------------------------------ plan */
+
+/* Sizes and kernel shapes of one forward. N tokens are reduced over (the sequence, or the image),
+ * after N0 - N leading CLS / global tokens; M = (N0 - N) + R landmark entries. */
+typedef struct lsvk__ls_plan {
+    uint32_t B, N, N0, D, H, DH, R, M;
+    bool shuffle; /* the subgroup-shuffle kernels rather than the shared-memory tile ones */
+    uint32_t sg, attn_r, attn_ku, proj_rg, proj_groups;
+    uint32_t proj_wg, proj_tt, proj_nper, proj_chunk, proj_chunks;
+    uint32_t attn_wg, attn_kt;
+    uint32_t cls_ct, cls_chunks;
+} lsvk__ls_plan;
+
+/* Whether to take the shuffle kernels (then sets p->sg), from the device and the variable env:
+ * "0" takes the tile kernels, "R,RG[,KU]" the shuffle ones (where they can run) and sets *rows,
+ * *rg, *ku, which stay 0 otherwise. */
+bool lsvk__ls_pick_shuffle(const lsvk_context *ctx, const char *env, lsvk__ls_plan *p, uint32_t *rows,
+                           uint32_t *rg, uint32_t *ku);
+
+/* Landmarks per group of ls_project_shuffle.comp (about rg) and its groups per (b, h, chunk). */
+void lsvk__ls_plan_groups(lsvk__ls_plan *p, uint32_t rg);
+
+/* Chunks of the projection's split reduction over the N tokens; messages name op and the rank
+ * (rank_name: "landmarks", "dp_rank"). */
+lsvk_status lsvk__ls_plan_projection(const lsvk_context *ctx, const char *op, const char *rank_name,
+                                     lsvk__ls_plan *p);
+
+/* Chunks of the CLS / global token's split pooling over the N tokens. */
+static inline void lsvk__ls_plan_cls(lsvk__ls_plan *p) {
+    p->cls_ct = 256;
+    p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
+}
+
+/* Floats before K and V in a partial record: 4 keeps the shuffle shader's vec4 stores aligned. */
+static inline uint32_t lsvk__ls_proj_hdr(const lsvk__ls_plan *p) { return p->shuffle ? 4 : 2; }
+
+/* ------------------------------------------------------------ workspace */
+
+enum { LSVK__LS_Q, LSVK__LS_K, LSVK__LS_V, LSVK__LS_S, LSVK__LS_PART, LSVK__LS_LAND, LSVK__LS_ATT, LSVK__LS_CLS,
+       LSVK__LS_WS_COUNT };
+
+typedef struct lsvk__ls_ws {
+    lsvk_tensor *t[LSVK__LS_WS_COUNT];
+    int64_t B, N0;
+    uint64_t part, cls; /* floats of the partials it was sized for */
+    /* replaced tensors stay alive until free: a recorded, unsubmitted sequence may still use them */
+    lsvk_tensor **retired;
+    size_t retired_count;
+} lsvk__ls_ws;
+
+/* Sizes the workspace for p, unless it already is. */
+lsvk_status lsvk__ls_ws_ensure(lsvk_context *ctx, lsvk__ls_ws *ws, const lsvk__ls_plan *p);
+void lsvk__ls_ws_free(lsvk__ls_ws *ws);
+
+/* ------------------------------------------------------------ recording */
+
+/* LayerNorm over rows of C values of t, in place; rows r with r % skip == 0 are left out (skip > 0). */
+lsvk_status lsvk__ls_record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const char *label, lsvk_tensor *t,
+                                      const lsvk_tensor *w, const lsvk_tensor *b, uint32_t rows, uint32_t C,
+                                      uint32_t skip);
+
+/* The landmark K/V entries into ws LAND: the split softmax over the N tokens (K, V, scores S,
+ * mask, NULL for none), then its combine. cls: leading tokens copied into the first entries. */
+lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                    const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
+                                    const char *label, const char *combine_label);
+
+/* The CLS / global token (row 0) attending to [itself ; the N tokens' outputs in ATT], into ATT. */
+lsvk_status lsvk__ls_record_cls(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                                const lsvk_tensor *mask, const char *label, const char *combine_label);
+
+#endif
