@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-LSVK_DECLARE_SHADER(layernorm);
 LSVK_DECLARE_SHADER(ls_project_partial);
 LSVK_DECLARE_SHADER(ls_project_shuffle);
 LSVK_DECLARE_SHADER(split_combine);
@@ -171,16 +170,8 @@ lsvk_status lsvk__ls_record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const ch
                                       uint32_t skip) {
     lsvk__layernorm_push push = {.rows = rows, .C = C, .flags = 3u, .eps = 1e-5f, .stride = C, .sub = 1,
                                  .skip = skip};
-    lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = label};
-    d.spec[0] = lsvk__row_workgroup(ctx, C);
-    d.spec_count = 1;
-    d.buffers[0] = t; d.buffers[1] = w; d.buffers[2] = b; d.buffers[3] = t;
-    d.buffer_count = 4;
-    d.write_mask = 1u | (1u << 3);
-    d.push = &push;
-    d.push_size = sizeof push;
-    lsvk__grid_2d(ctx, rows, d.groups);
-    return lsvk__cmd_record(use, &d);
+    (void)ctx;
+    return lsvk__record_layernorm(use, t, w, b, t, &push, label);
 }
 
 /* Push constants of split_combine.comp: group g = (b*H + h)*J + j goes to

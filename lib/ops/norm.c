@@ -1,7 +1,54 @@
-/* lsvk_layernorm on shaders/layernorm.comp. */
+/* lsvk_layernorm, and the LayerNorm recording every layer uses: shaders/layernorm.comp (a
+ * workgroup per row, tree reductions in shared memory) on GPUs, shaders/layernorm_rows.comp (an
+ * invocation per row) on CPU drivers, where each level of a tree reduction costs lavapipe a pass
+ * over the workgroup: there 4096 rows of 128 take about a fifth of the time. LSVK_LAYERNORM
+ * overrides the choice (tests and tuning): "tree" or "rows". */
 #include "ops/op_util.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 LSVK_DECLARE_SHADER(layernorm);
+LSVK_DECLARE_SHADER(layernorm_rows);
+
+lsvk_status lsvk__record_layernorm(lsvk_cmd *use, const lsvk_tensor *x, const lsvk_tensor *w,
+                                   const lsvk_tensor *b, lsvk_tensor *y, const lsvk__layernorm_push *p,
+                                   const char *label) {
+    lsvk_context *ctx = lsvk__cmd_context(use);
+    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
+    if (!dummy) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_DEVICE_MEMORY, "%s: no dummy tensor", label);
+    lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = label};
+    d.buffers[0] = x;
+    d.buffers[1] = w ? w : dummy;
+    d.buffers[2] = b ? b : dummy;
+    d.buffers[3] = y;
+    d.buffer_count = 4;
+    d.write_mask = (1u << 3) | (y == x ? 1u : 0u); /* in place: binding 0 is written too */
+    d.push = p;
+    d.push_size = sizeof *p;
+    const char *env = getenv("LSVK_LAYERNORM");
+    bool rows = ctx->info.type == LSVK_DEVICE_TYPE_CPU;
+    if (env && strcmp(env, "tree") == 0) rows = false;
+    if (env && strcmp(env, "rows") == 0) rows = true;
+    if (rows) {
+        /* one row per invocation (the grid holds them all up to 2^32 rows): 3C iterations, under
+         * llvmpipe's loop cap for rows up to about 21,000 wide */
+        const uint32_t wg = 32;
+        uint64_t groups = lsvk__div_up(p->rows, wg), per = lsvk__div_up(groups, 65535ull * 65535ull);
+        rows = per * (3ull * p->C + 4) < lsvk__loop_budget(ctx);
+        if (rows) {
+            d.shader = LSVK_SHADER(layernorm_rows);
+            d.spec[0] = wg;
+            lsvk__grid_2d(ctx, groups, d.groups);
+        }
+    }
+    if (!rows) {
+        d.spec[0] = lsvk__row_workgroup(ctx, p->C);
+        lsvk__grid_2d(ctx, p->rows, d.groups);
+    }
+    d.spec_count = 1;
+    return lsvk__cmd_record(use, &d);
+}
 
 lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *weight,
                            const lsvk_tensor *bias, float eps, lsvk_tensor *y) {
@@ -23,27 +70,11 @@ lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tenso
     if (!(eps > 0.0f)) eps = 1e-5f; /* also NaN */
 
     uint64_t rows = (uint64_t)(x->numel / C);
-    lsvk__layernorm_push push = {(uint32_t)rows, (uint32_t)C, (weight ? 1u : 0u) | (bias ? 2u : 0u),
-                                 eps, (uint32_t)C, 0, 1, 0, 0, 0, 0, 0, 0};
-
-    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
-    lsvk_dispatch d = {0};
-    d.shader = LSVK_SHADER(layernorm);
-    d.label = "layernorm";
-    d.spec[0] = lsvk__row_workgroup(ctx, C);
-    d.spec_count = 1;
-    d.buffers[0] = x;
-    d.buffers[1] = weight ? weight : dummy;
-    d.buffers[2] = bias ? bias : dummy;
-    d.buffers[3] = y;
-    d.buffer_count = 4;
-    d.write_mask = (1u << 3) | (y == x ? 1u : 0u); /* in place: binding 0 is written too */
-    d.push = &push;
-    d.push_size = sizeof push;
-    lsvk__grid_2d(ctx, rows, d.groups);
-
+    lsvk__layernorm_push push = {.rows = (uint32_t)rows, .C = (uint32_t)C,
+                                 .flags = (weight ? 1u : 0u) | (bias ? 2u : 0u), .eps = eps,
+                                 .stride = (uint32_t)C, .sub = 1};
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, lsvk__cmd_record(use, &d));
+    return lsvk__op_end(use, immediate, lsvk__record_layernorm(use, x, weight, bias, y, &push, "layernorm"));
 }

@@ -102,6 +102,12 @@ typedef struct lsvk__layernorm_push {
     uint32_t per, xgs, ystride, yoffset, ygs; /* with flags bit 2 */
 } lsvk__layernorm_push;
 
+/* Records a LayerNorm with push p (lib/ops/norm.c picks the kernel for the device). w and b may
+ * be NULL; y may be x. */
+lsvk_status lsvk__record_layernorm(lsvk_cmd *use, const lsvk_tensor *x, const lsvk_tensor *w,
+                                   const lsvk_tensor *b, lsvk_tensor *y, const lsvk__layernorm_push *p,
+                                   const char *label);
+
 /* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total, its
  * guard against endless shaders, silently. Ops whose loops would run longer there must split the
  * work or refuse it. */
