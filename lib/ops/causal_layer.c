@@ -16,6 +16,7 @@
 LSVK_DECLARE_SHADER(layernorm);
 LSVK_DECLARE_SHADER(causal_compress);
 LSVK_DECLARE_SHADER(causal_attn);
+LSVK_DECLARE_SHADER(causal_attn_shuffle);
 LSVK_DECLARE_SHADER(rows_copy);
 
 /* Parameter storage: T_FUSED rows are [Wk; Wv; Wd; Wq], T_FUSED_B [bk; bv; bd; bq]. */
@@ -426,6 +427,71 @@ typedef struct attn_push {
     float scale;
 } attn_push;
 
+/* Shape of causal_attn_shuffle.comp (lsvk__causal_record_block). */
+typedef struct attn_shuffle {
+    uint32_t sg, rows, ku, wt, groups;
+} attn_shuffle;
+
+/* Tiles of SG*R positions over the chunks of positions p0 .. p0+n-1 (tiles never straddle a
+ * chunk): the shader's T(p) = (p / cs) * tiles + (p % cs) / (SG*R). */
+static uint64_t shuffle_tile(uint32_t p, uint32_t cs, uint32_t sgr) {
+    uint64_t tiles = (cs + sgr - 1) / sgr;
+    return (uint64_t)(p / cs) * tiles + (p % cs) / sgr;
+}
+
+/* Picks causal_attn_shuffle.comp on CPU devices that can run it (lavapipe loads memory lane by
+ * lane inside loops; one key row per subgroup instead of one per query). LSVK_CAUSAL_SHUFFLE
+ * overrides (tests and tuning): "0" takes causal_attn.comp, "R[,KU]" the shuffle shader with R
+ * rows per lane and KU keys per step. False also where its loops would pass the device's loop
+ * budget or the grid its limit (causal_attn.comp then, which checks its own). */
+static bool pick_attn_shuffle(const lsvk_context *ctx, const lsvk_causal_config *c, uint32_t Mc, uint32_t row0,
+                              uint32_t n, attn_shuffle *a) {
+    const char *env = getenv("LSVK_CAUSAL_SHUFFLE");
+    uint32_t rows = 0, ku = 0, dh = c->head_dim, cs = c->chunk_size, W = c->window;
+    if (env && *env) {
+        char *end;
+        unsigned long r = strtoul(env, &end, 10), k = 2;
+        if (*end == ',') k = strtoul(end + 1, &end, 10);
+        if (*end == '\0' && r == 0) return false;
+        if (*end == '\0' && r >= 1 && r <= 8 && k >= 1 && k <= 4) rows = (uint32_t)r, ku = (uint32_t)k;
+    }
+    if (!(rows || ctx->info.type == LSVK_DEVICE_TYPE_CPU) || !lsvk__subgroup_shuffle_ok(ctx) || n == 0) return false;
+    uint32_t sg = ctx->info.subgroup_size;
+    if (!rows) {
+        /* Each workgroup (tile of <= SG*R positions within a chunk) loads its compressed vectors,
+         * W slots of R and W + SG*R - 1 window keys; a key's loads and shuffles cost ~1.4 row dot
+         * products (ls_bidir.c attn_rows), a row R of them. R up to ~128 / dh (unrolled code
+         * size); steps (n = 1) take R = 1. */
+        uint32_t rmax = (128 + dh / 2) / dh;
+        rmax = rmax < 1 ? 1 : rmax > 8 ? 8 : rmax;
+        double best = 0;
+        for (uint32_t r = 1; r <= rmax; r++) {
+            uint32_t sgr = sg * r;
+            uint64_t tiles = shuffle_tile(row0 + n - 1, cs, sgr) - shuffle_tile(row0, cs, sgr) + 1;
+            uint64_t keys = Mc + 2ull * W + (sgr < cs ? sgr : cs);
+            double cost = (double)tiles * (double)keys * (1.4 + r);
+            if (r == 1 || cost < best) best = cost, rows = r;
+        }
+        ku = dh <= 128 ? 2 : 1;
+    }
+    uint32_t sgr = sg * rows;
+    /* window slots per tile: their position scores live in shared memory, WT * SG*R floats */
+    uint64_t cap = ctx->info.max_shared_memory / 4 > 256 ? ctx->info.max_shared_memory / 4 - 256 : 0;
+    if (cap > 4096) cap = 4096;
+    uint64_t wt = cap / sgr;
+    if (wt > W) wt = W;
+    if (wt == 0) return false;
+    /* loop iterations of one invocation: compressed steps, then per tile WT slots and the key steps */
+    uint64_t last = row0 + n - 1, nvis = ((uint64_t)c->mem_len / cs + last / cs) * c->chunk_rank;
+    uint64_t wtiles = (W + wt - 1) / wt;
+    uint64_t loops = (nvis + ku - 1) / ku + wtiles * (wt + (wt + sgr + ku - 1) / ku) + 64;
+    if (lsvk__loop_budget(ctx) != UINT64_MAX && loops + 1024 > lsvk__loop_budget(ctx)) return false;
+    uint64_t groups = shuffle_tile(row0 + n - 1, cs, sgr) - shuffle_tile(row0, cs, sgr) + 1;
+    if (groups > ctx->info.max_workgroup_count[0]) return false;
+    *a = (attn_shuffle){sg, rows, ku, (uint32_t)wt, (uint32_t)groups};
+    return true;
+}
+
 lsvk_status lsvk__causal_record_block(lsvk_cmd *use, lsvk_causal_layer *l, lsvk__causal_ws *ws,
                                       uint32_t row0, uint32_t n, lsvk_tensor *att, lsvk__rows ar) {
     const lsvk_causal_config *c = &l->cfg;
@@ -436,9 +502,11 @@ lsvk_status lsvk__causal_record_block(lsvk_cmd *use, lsvk_causal_layer *l, lsvk_
     if (row0 + n > ws->Lcap)
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "causal: rows %u..%u past the block of %u", row0,
                           row0 + n, ws->Lcap);
+    attn_shuffle sh = {0};
+    bool shuffle = pick_attn_shuffle(ctx, c, ws->Mc, row0, n, &sh);
     /* the loops of one query: its visible chunks and its window (lavapipe's loop cap) */
     uint64_t iters = ((uint64_t)ws->Mc + ws->Lc + W) * (3 * ((c->head_dim + 3) / 4) + 4);
-    if (iters > lsvk__loop_budget(ctx))
+    if (!shuffle && iters > lsvk__loop_budget(ctx))
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                           "causal: %u compressed vectors + window %u per query is past this device's loop "
                           "limit (llvmpipe: 65535 iterations per invocation)", ws->Mc + ws->Lc, W);
@@ -485,6 +553,17 @@ lsvk_status lsvk__causal_record_block(lsvk_cmd *use, lsvk_causal_layer *l, lsvk_
     d.push_size = sizeof ap;
     d.groups[0] = lsvk__div_up(n, wg);
     d.groups[1] = B * c->heads;
+    if (shuffle) {
+        d.shader = LSVK_SHADER(causal_attn_shuffle);
+        d.spec[0] = sh.sg;
+        d.spec[1] = sh.rows;
+        d.spec[2] = c->head_dim;
+        d.spec[3] = sh.ku;
+        d.spec[4] = vec4;
+        d.spec[5] = sh.wt;
+        d.spec_count = 6;
+        d.groups[0] = sh.groups;
+    }
     if (d.groups[1] > ctx->info.max_workgroup_count[1])
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "causal: batch x heads = %u past maxComputeWorkGroupCount[1]",
                           d.groups[1]);
