@@ -5,7 +5,9 @@
 // The causal layer uses it to keep caches, to place one decoded token's projections in its
 // block buffers, and (add 1) for residual sums.
 //
-// spec 0: workgroup size. Grid: any 2D grid; the invocations stride over G*T*C elements.
+// spec 0: workgroup size. Grid: x over the columns (in workgroup-size blocks), y over the G*T
+// rows; both stride past the grid, so any grid works. Rows, not elements, are split into (g, t):
+// an integer division per element cost lavapipe more than the copy.
 layout(local_size_x_id = 0) in;
 
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
@@ -25,15 +27,11 @@ layout(push_constant) uniform Push {
 } pc;
 
 void main() {
-    uint groups = gl_NumWorkGroups.x * gl_NumWorkGroups.y;
-    uint group = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
-    uint stride = groups * gl_WorkGroupSize.x;
-    uint n = pc.G * pc.T * pc.C;
-    for (uint i = group * gl_WorkGroupSize.x + gl_LocalInvocationID.x; i < n; i += stride) {
-        uint c = i % pc.C, r = i / pc.C;
-        uint t = r % pc.T, g = r / pc.T;
-        float v = x[g * pc.xgs + t * pc.xrs + pc.xoff + c];
-        uint o = g * pc.ygs + t * pc.yrs + pc.yoff + c;
-        y[o] = pc.add != 0u ? y[o] + v : v;
+    uint rows = pc.G * pc.T, cstep = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+    for (uint r = gl_WorkGroupID.y; r < rows; r += gl_NumWorkGroups.y) {
+        uint g = r / pc.T, t = r - g * pc.T;
+        uint xb = g * pc.xgs + t * pc.xrs + pc.xoff, yb = g * pc.ygs + t * pc.yrs + pc.yoff;
+        for (uint c = gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x; c < pc.C; c += cstep)
+            y[yb + c] = pc.add != 0u ? y[yb + c] + x[xb + c] : x[xb + c];
     }
 }

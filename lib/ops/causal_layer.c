@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-LSVK_DECLARE_SHADER(layernorm);
 LSVK_DECLARE_SHADER(causal_compress);
 LSVK_DECLARE_SHADER(causal_attn);
 LSVK_DECLARE_SHADER(causal_attn_shuffle);
@@ -298,8 +297,9 @@ lsvk_status lsvk__causal_prepare(lsvk_causal_layer *l, uint32_t Lcap) {
 lsvk_status lsvk__record_rows_copy(lsvk_cmd *use, const lsvk_tensor *x, lsvk_tensor *y,
                                    const lsvk__rows_copy *p, const char *label) {
     lsvk_context *ctx = lsvk__cmd_context(use);
+    const uint32_t wg = 64;
     lsvk_dispatch d = {.shader = LSVK_SHADER(rows_copy), .label = label};
-    d.spec[0] = 64;
+    d.spec[0] = wg;
     d.spec_count = 1;
     d.buffers[0] = x;
     d.buffers[1] = y;
@@ -307,7 +307,11 @@ lsvk_status lsvk__record_rows_copy(lsvk_cmd *use, const lsvk_tensor *x, lsvk_ten
     d.write_mask = 2u;
     d.push = p;
     d.push_size = sizeof *p;
-    lsvk__grid_2d(ctx, lsvk__div_up((uint64_t)p->G * p->T * p->C, 64), d.groups);
+    uint64_t gx = lsvk__div_up(p->C, wg), gy = (uint64_t)p->G * p->T;
+    uint32_t mx = ctx->info.max_workgroup_count[0], my = ctx->info.max_workgroup_count[1];
+    d.groups[0] = (uint32_t)(gx < mx ? gx : mx);
+    d.groups[1] = (uint32_t)(gy < my ? (gy ? gy : 1) : my);
+    d.groups[2] = 1;
     return lsvk__cmd_record(use, &d);
 }
 
@@ -319,22 +323,9 @@ typedef struct ln_move {
 
 static lsvk_status record_ln_move(lsvk_cmd *use, lsvk_causal_layer *l, const lsvk_tensor *x, lsvk_tensor *y,
                                   const ln_move *m, const lsvk_tensor *w, const lsvk_tensor *b, const char *label) {
-    lsvk_context *ctx = l->ctx;
     lsvk__layernorm_push push = {m->G * m->T * m->parts, l->D, 1u | 2u | 4u, 1e-5f, m->xrs, m->xoff,
                                  m->parts, 0, m->T, m->xgs, m->yrs, m->yoff, m->ygs};
-    lsvk_dispatch d = {.shader = LSVK_SHADER(layernorm), .label = label};
-    d.spec[0] = lsvk__row_workgroup(ctx, l->D);
-    d.spec_count = 1;
-    d.buffers[0] = x;
-    d.buffers[1] = w;
-    d.buffers[2] = b;
-    d.buffers[3] = y;
-    d.buffer_count = 4;
-    d.write_mask = 1u << 3;
-    d.push = &push;
-    d.push_size = sizeof push;
-    lsvk__grid_2d(ctx, push.rows, d.groups);
-    return lsvk__cmd_record(use, &d);
+    return lsvk__record_layernorm(use, x, w, b, y, &push, label);
 }
 
 typedef struct compress_push {
