@@ -1,5 +1,5 @@
 #version 450
-// y[M,N] = x[M,K] w[N,K]^T + b[N].
+// y[M,N] = x[M,K] w[N,K]^T + b[N], then the epilogue: GELU (exact erf form) and/or + r[M,N].
 //
 // Tiled: a workgroup computes a BM x BN tile of y, stepping over K in BK-wide slabs staged in
 // shared memory (x slab as xs[k][m], w slab as ws[k][n], rows padded by one against bank
@@ -11,7 +11,10 @@
 //
 // spec 0: workgroup size = (BM/TM) * (BN/TN); spec 1..5: BM, BN, BK, TM, TN
 //         (TM divides BM, TN divides BN).
-// push: M, N, K, has_bias.
+// push: M, N, K, has_bias, epilogue (bit 0: GELU, bit 1: add the residual r; on the last K piece
+// only), k0, k1 (the part of K this dispatch sums: llvmpipe ends a shader's loops after 65535
+// iterations, so the host splits long K there), accumulate (add y's value instead of the bias).
+#include "gelu.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint BM = 64;
@@ -23,13 +26,18 @@ layout(constant_id = 5) const uint TN = 4;
 layout(set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(set = 0, binding = 1) readonly buffer W { float w[]; };
 layout(set = 0, binding = 2) readonly buffer B { float b[]; };
-layout(set = 0, binding = 3) writeonly buffer Y { float y[]; };
+layout(set = 0, binding = 3) buffer Y { float y[]; };
+layout(set = 0, binding = 4) readonly buffer Res { float r[]; };
 
 layout(push_constant) uniform Push {
     uint M;
     uint N;
     uint K;
     uint has_bias;
+    uint epilogue;
+    uint k0;
+    uint k1;
+    uint accumulate;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -57,17 +65,18 @@ void main() {
             float acc[TM * TN];
             for (uint i = 0; i < TM * TN; i++) acc[i] = 0.0;
 
-            for (uint k0 = 0; k0 < K; k0 += BK) {
+            uint kend = pc.k1;
+            for (uint k0 = pc.k0; k0 < kend; k0 += BK) {
                 // Stage the slabs: consecutive invocations read consecutive k of a row.
                 for (uint e = tid; e < BM * BK; e += WG) {
                     uint r = e / BK, c = e % BK;
                     uint gm = m0 + r, gk = k0 + c;
-                    xs[c * SM + r] = (gm < M && gk < K) ? x[gm * K + gk] : 0.0;
+                    xs[c * SM + r] = (gm < M && gk < kend) ? x[gm * K + gk] : 0.0;
                 }
                 for (uint e = tid; e < BN * BK; e += WG) {
                     uint r = e / BK, c = e % BK;
                     uint gn = n0 + r, gk = k0 + c;
-                    ws[c * SN + r] = (gn < N && gk < K) ? w[gn * K + gk] : 0.0;
+                    ws[c * SN + r] = (gn < N && gk < kend) ? w[gn * K + gk] : 0.0;
                 }
                 barrier();
                 for (uint kk = 0; kk < BK; kk++) {
@@ -88,7 +97,10 @@ void main() {
                     uint gn = n0 + tx + j * TX;
                     if (gn >= N) continue;
                     float v = acc[i * TN + j];
-                    if (pc.has_bias != 0u) v += b[gn];
+                    if (pc.accumulate != 0u) v += y[gm * N + gn];
+                    else if (pc.has_bias != 0u) v += b[gn];
+                    if ((pc.epilogue & 1u) != 0u) v = lsvk_gelu(v);
+                    if ((pc.epilogue & 2u) != 0u) v += r[gm * N + gn];
                     y[gm * N + gn] = v;
                 }
             }

@@ -28,8 +28,11 @@
 // the host splits long K into dispatches over chunks [kc0, kc1), the later ones adding to y.
 //
 // spec 0: workgroup size SG (= the subgroup size); 1: R; 2: CN; 3: VEC (4 or 1); 4: SMALL.
-// push: M, N, K, has_bias, kc0, kc1, accumulate (add y's value instead of the bias). The grid is
+// push: M, N, K, has_bias, epilogue (bit 0: GELU, bit 1: add the residual r; the host sets it on
+// the last K piece only), kc0, kc1, accumulate (add y's value instead of the bias). The grid is
 // any 3D grid: x strides over the column tiles, y and z together over the row tiles.
+
+#include "gelu.glsl"
 
 layout(local_size_x_id = 0) in;
 layout(constant_id = 1) const uint R = 4;
@@ -44,12 +47,15 @@ layout(set = 0, binding = 1) readonly buffer W4 { vec4 w4[]; };
 layout(set = 0, binding = 2) readonly buffer B { float b[]; };
 layout(set = 0, binding = 3) buffer Y1 { float y1[]; };
 layout(set = 0, binding = 3) buffer Y4 { vec4 y4[]; };
+layout(set = 0, binding = 4) readonly buffer R1 { float r1[]; };
+layout(set = 0, binding = 4) readonly buffer R4 { vec4 r4[]; };
 
 layout(push_constant) uniform Push {
     uint M;
     uint N;
     uint K;
     uint has_bias;
+    uint epilogue;
     uint kc0; // chunks of K this dispatch sums
     uint kc1;
     uint accumulate;
@@ -128,11 +134,20 @@ void store_tile(uint m0, uint n0, uint lane) {
             [[unroll]] for (uint c = 0u; c < CN; c += 4u)
                 if (n + c < N) {
                     vec4 t = vec4(v[c], v[c + 1u], v[c + 2u], v[c + 3u]);
-                    y4[(o + c) / 4u] = add_y ? t + y4[(o + c) / 4u] : t;
+                    if (add_y) t += y4[(o + c) / 4u];
+                    if ((pc.epilogue & 1u) != 0u)
+                        t = vec4(lsvk_gelu(t.x), lsvk_gelu(t.y), lsvk_gelu(t.z), lsvk_gelu(t.w));
+                    if ((pc.epilogue & 2u) != 0u) t += r4[(o + c) / 4u];
+                    y4[(o + c) / 4u] = t;
                 }
         } else {
             [[unroll]] for (uint c = 0u; c < CN; c++)
-                if (n + c < N) y1[o + c] = add_y ? v[c] + y1[o + c] : v[c];
+                if (n + c < N) {
+                    float t = add_y ? v[c] + y1[o + c] : v[c];
+                    if ((pc.epilogue & 1u) != 0u) t = lsvk_gelu(t);
+                    if ((pc.epilogue & 2u) != 0u) t += r1[o + c];
+                    y1[o + c] = t;
+                }
         }
     }
 }

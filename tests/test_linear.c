@@ -11,6 +11,7 @@
 #include "ref/ref.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,6 +269,53 @@ done:
     free(dh), free(dx), free(fh), free(fx), free(got);
 }
 
+/* lsvk_linear_ex: GELU and/or a residual after the bias, at shapes that take each kernel path
+ * (few rows, tiles, K split in pieces on llvmpipe), against the reference; bad arguments. */
+static void check_epilogue(lsvk_context *ctx) {
+    /* the last shape splits K on llvmpipe (the epilogue must wait for the last piece); its small
+     * integers keep the long sums exact */
+    static const int64_t shapes[][3] = {{1, 37, 65}, {3, 130, 70}, {77, 129, 65}, {300, 33, 9000}, {5, 7, 250000}};
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int mode = 1; mode < 4; mode++) {
+            int64_t M = shapes[si][0], N = shapes[si][1], K = shapes[si][2];
+            int64_t xs[2] = {M, K}, ws[2] = {N, K}, ys[2] = {M, N};
+            bool ints = K > 100000;
+            float *x = ints ? randi((size_t)(M * K)) : randn((size_t)(M * K), 1.0f);
+            float *w = ints ? randi((size_t)(N * K)) : randn((size_t)(N * K), 1.0f / sqrtf((float)K));
+            float *b = randn((size_t)N, 1.0f), *r = randn((size_t)(M * N), 1.0f);
+            float *y = malloc((size_t)(M * N) * sizeof *y);
+            double *ref = malloc((size_t)(M * N) * sizeof *ref);
+            lsvk_tensor *tx = tu_tensor(ctx, 2, xs, x), *tw = tu_tensor(ctx, 2, ws, w), *tb = tu_tensor(ctx, 1, &N, b);
+            lsvk_tensor *tr = tu_tensor(ctx, 2, ys, r), *ty = tu_poisoned(ctx, 2, ys);
+            uint32_t flags = mode & 1 ? LSVK_LINEAR_GELU : 0;
+            bool res = mode & 2;
+            if (TU_OK(lsvk_linear_ex(NULL, tx, tw, tb, res ? tr : NULL, flags, ty)) &&
+                TU_OK(lsvk_tensor_download(ty, y, (size_t)(M * N) * sizeof *y))) {
+                lsvk_ref_linear(x, w, b, M, N, K, ref);
+                for (int64_t i = 0; i < M * N; i++) {
+                    if (flags) ref[i] = lsvk_ref_gelu1(ref[i]);
+                    if (res) ref[i] += r[i];
+                }
+                double err = tu_rel_err(y, ref, (size_t)(M * N));
+                printf("linear_ex M=%lld N=%lld K=%lld gelu=%d residual=%d: rel err %.3g\n", (long long)M,
+                       (long long)N, (long long)K, !!flags, res, err);
+                TU_CHECK(err <= TOL, "linear_ex M=%lld N=%lld K=%lld mode %d: rel err %g", (long long)M,
+                         (long long)N, (long long)K, mode, err);
+            }
+            if (si == 0 && mode == 3) {
+                TU_STATUS(lsvk_linear_ex(NULL, tx, tw, tb, tr, 8u, ty), LSVK_ERROR_INVALID_ARGUMENT);
+                TU_STATUS(lsvk_linear_ex(NULL, tx, tw, tb, ty, 0, ty), LSVK_ERROR_INVALID_ARGUMENT);
+                TU_STATUS(lsvk_linear_ex(NULL, tx, tw, tb, tx, 0, ty), LSVK_ERROR_SHAPE);
+            }
+            lsvk_tensor_destroy(tx);
+            lsvk_tensor_destroy(tw);
+            lsvk_tensor_destroy(tb);
+            lsvk_tensor_destroy(tr);
+            lsvk_tensor_destroy(ty);
+            free(x); free(w); free(b); free(r); free(y); free(ref);
+        }
+}
+
 int main(void) {
     g_rng = tu_rng_make(tu_seed());
     lsvk_context *ctx = tu_context();
@@ -275,7 +323,9 @@ int main(void) {
     /* linear.comp (GPUs) on any device */
     set_tiles("tiled");
     check_shapes(ctx);
+    check_epilogue(ctx);
     set_tiles(NULL);
+    check_epilogue(ctx);
     check_shuffle_shapes(ctx);
     check_bad(ctx);
     check_chain(ctx);

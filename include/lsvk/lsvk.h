@@ -237,6 +237,13 @@ LSVK_API lsvk_status lsvk_cmd_elapsed(const lsvk_cmd *cmd, double *nanoseconds);
  * b may be NULL. */
 LSVK_API lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
                                  const lsvk_tensor *b, lsvk_tensor *y);
+enum { LSVK_LINEAR_GELU = 1u << 0 }; /* lsvk_linear_ex: apply GELU (exact erf form) */
+/* y = act(x W^T + b) + residual: act is GELU with LSVK_LINEAR_GELU, else none; residual (may be
+ * NULL) has y's shape and must not be y. One pass: a transformer block's feed-forward is
+ * lsvk_linear_ex(fc1, GELU) then lsvk_linear_ex(fc2, residual). */
+LSVK_API lsvk_status lsvk_linear_ex(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
+                                    const lsvk_tensor *b, const lsvk_tensor *residual, uint32_t flags,
+                                    lsvk_tensor *y);
 /* LayerNorm over the last dimension with weight and bias ([C] each; either may be NULL for 1 / 0),
  * biased variance. eps <= 0 means 1e-5. y may be x. */
 LSVK_API lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *weight,

@@ -58,9 +58,9 @@ lsvk_status lsvk__causal_record_qkv(lsvk_cmd *use, lsvk_causal_layer *l, const l
 lsvk_status lsvk__causal_record_block(lsvk_cmd *use, lsvk_causal_layer *l, lsvk__causal_ws *ws,
                                       uint32_t row0, uint32_t n, lsvk_tensor *att,
                                       lsvk__rows att_rows);
-/* out = att Wo^T + bo. */
+/* out = att Wo^T + bo (+ residual, which may be NULL). */
 lsvk_status lsvk__causal_record_out(lsvk_cmd *use, lsvk_causal_layer *l, const lsvk_tensor *att,
-                                    lsvk_tensor *out);
+                                    const lsvk_tensor *residual, lsvk_tensor *out);
 
 /* Generic strided moves (shaders/rows_copy.comp): y rows (+)= x rows, G groups x T rows x C. */
 typedef struct lsvk__rows_copy {

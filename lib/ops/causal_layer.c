@@ -562,10 +562,11 @@ lsvk_status lsvk__causal_record_block(lsvk_cmd *use, lsvk_causal_layer *l, lsvk_
 }
 
 lsvk_status lsvk__causal_record_out(lsvk_cmd *use, lsvk_causal_layer *l, const lsvk_tensor *att,
-                                    lsvk_tensor *out) {
+                                    const lsvk_tensor *residual, lsvk_tensor *out) {
     int64_t rows = out->numel / l->D;
     lsvk_tensor av = lsvk__view_rows(att, rows, l->D), ov = lsvk__view_rows(out, rows, l->D);
-    return lsvk_linear(use, &av, l->t[T_WO], l->t[T_BO], &ov);
+    lsvk_tensor rv = residual ? lsvk__view_rows(residual, rows, l->D) : av;
+    return lsvk_linear_ex(use, &av, l->t[T_WO], l->t[T_BO], residual ? &rv : NULL, 0, &ov);
 }
 
 /* ------------------------------------------------------------ the layer API */
@@ -610,6 +611,6 @@ lsvk_status lsvk_causal_forward(lsvk_cmd *cmd, lsvk_causal_layer *l, const lsvk_
     lsvk_status s = lsvk__causal_record_cache(use, l, &l->ws, h_cache, (lsvk__rows){c->mem_len, 1});
     if (s == LSVK_SUCCESS) s = lsvk__causal_record_qkv(use, l, h, l->ws.qkv);
     if (s == LSVK_SUCCESS) s = lsvk__causal_record_block(use, l, &l->ws, 0, L, l->att, (lsvk__rows){L, 1});
-    if (s == LSVK_SUCCESS) s = lsvk__causal_record_out(use, l, l->att, out);
+    if (s == LSVK_SUCCESS) s = lsvk__causal_record_out(use, l, l->att, NULL, out);
     return lsvk__op_end(use, immediate, s);
 }

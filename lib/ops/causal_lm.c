@@ -453,14 +453,12 @@ static lsvk_status record_layer(lsvk_lm_state *st, uint32_t l, uint32_t row0, ui
         LSVK_TRY(copy_rows(cmd, &qt, 0, sl->ws.qkv, row0 * st->B, rows, F, false, "lm.qkv_row"));
     }
     LSVK_TRY(lsvk__causal_record_block(cmd, ml->attn, &sl->ws, row0, n, &att, (lsvk__rows){1, st->B}));
-    LSVK_TRY(lsvk__causal_record_out(cmd, ml->attn, &att, &o));
-    /* h1 = a + attn; b = LN2(h1); h = b + fc2(gelu(fc1(b))): the residuals add the normalised input */
-    LSVK_TRY(copy_rows(cmd, &a, 0, &o, 0, rows, c->dim, true, "lm.residual"));
+    /* h1 = a + attn; b = LN2(h1); h = b + fc2(gelu(fc1(b))): the residuals add the normalised
+     * input, in the linears' epilogues */
+    LSVK_TRY(lsvk__causal_record_out(cmd, ml->attn, &att, &a, &o));
     LSVK_TRY(lsvk_layernorm(cmd, &o, ml->t[L_N2W], ml->t[L_N2B], 1e-5f, &bn));
-    LSVK_TRY(lsvk_linear(cmd, &bn, ml->t[L_FC1W], ml->t[L_FC1B], &f1));
-    LSVK_TRY(lsvk_gelu(cmd, &f1, &f1));
-    LSVK_TRY(lsvk_linear(cmd, &f1, ml->t[L_FC2W], ml->t[L_FC2B], y));
-    return copy_rows(cmd, &bn, 0, y, 0, rows, c->dim, true, "lm.residual");
+    LSVK_TRY(lsvk_linear_ex(cmd, &bn, ml->t[L_FC1W], ml->t[L_FC1B], NULL, LSVK_LINEAR_GELU, &f1));
+    return lsvk_linear_ex(cmd, &f1, ml->t[L_FC2W], ml->t[L_FC2B], &bn, 0, y);
 }
 
 static lsvk_status check_tokens(lsvk_lm_state *st, const int32_t *tokens, size_t n, const char *op) {

@@ -1,4 +1,4 @@
-/* lsvk_linear: y = x W^T + b.
+/* lsvk_linear: y = x W^T + b; lsvk_linear_ex adds the epilogue act(.) + residual.
  *
  * Two shaders compute it:
  *
@@ -130,12 +130,14 @@ static shuffle_shape pick_shuffle(const char *env, uint32_t sg, uint64_t M, uint
     return s;
 }
 
-lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
-                        const lsvk_tensor *b, lsvk_tensor *y) {
-    static const char *op = "lsvk_linear";
-    const lsvk__op_arg args[] = {{"x", x, false}, {"w", w, false}, {"b", b, true}, {"y", y, false}};
+static lsvk_status linear(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
+                          const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags, lsvk_tensor *y) {
+    const lsvk__op_arg args[] = {{"x", x, false}, {"w", w, false}, {"b", b, true}, {"y", y, false},
+                                 {"residual", r, true}};
     lsvk_context *ctx = NULL;
-    LSVK_TRY(lsvk__op_check(op, cmd, args, 4, &ctx));
+    LSVK_TRY(lsvk__op_check(op, cmd, args, 5, &ctx));
+    if (flags & ~(uint32_t)LSVK_LINEAR_GELU)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", op, flags);
 
     if (w->rank != 2)
         return lsvk__shape_fail(ctx, op, "x", x, "w", w, "w must be [N, K]");
@@ -151,7 +153,9 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
         return lsvk__shape_fail(ctx, op, "w", w, "y", y, "the last dim of y must equal w's N");
     if (b && (b->rank != 1 || b->shape[0] != N))
         return lsvk__shape_fail(ctx, op, "w", w, "b", b, "b must be [N]");
-    if (y == x || y == w || y == b)
+    if (r && !lsvk__same_shape(r, y))
+        return lsvk__shape_fail(ctx, op, "residual", r, "y", y, "the residual must have y's shape");
+    if (y == x || y == w || y == b || y == r)
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: y must not be one of its inputs", op);
 
     uint64_t M = (uint64_t)(x->numel / K);
@@ -161,7 +165,8 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
     d.buffers[1] = w;
     d.buffers[2] = b ? b : lsvk__dummy_tensor(ctx);
     d.buffers[3] = y;
-    d.buffer_count = 4;
+    d.buffers[4] = r ? r : lsvk__dummy_tensor(ctx);
+    d.buffer_count = 5;
     d.write_mask = 1u << 3;
     if (!d.buffers[2]) return lsvk__fail(ctx, LSVK_ERROR_OUT_OF_DEVICE_MEMORY, "%s: no dummy tensor", op);
 
@@ -207,18 +212,29 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
     d.groups[1] = (uint32_t)gy;
     d.groups[2] = (uint32_t)gz;
 
-    /* linear_shuffle.comp sums K in chunks of s.vec floats. lavapipe stops a workgroup's loops
-     * after 65535 iterations in all, so K is split into dispatches of at most `piece` chunks
-     * (the later ones add to y), leaving room for the store loop and the loops over tiles. */
-    uint64_t chunks = (uint64_t)K / s.vec, piece = chunks;
-    if (shuffle) {
-        uint64_t per_group = ((tiles_n + gx - 1) / gx) * ((tiles_m + gy * gz - 1) / (gy * gz));
+    /* lavapipe stops a workgroup's loops after 65535 iterations in all, so K is split into
+     * dispatches of at most `piece` chunks (s.vec floats each; the later ones add to y), leaving
+     * room for the store loop and the loops over tiles. linear.comp's per-slab count is an upper
+     * bound (its loops may be unrolled); GPUs have no such cap and take K whole. */
+    uint64_t chunks = (uint64_t)K / s.vec, piece = chunks, budget = lsvk__loop_budget(ctx);
+    uint64_t per_group = ((tiles_n + gx - 1) / gx) * ((tiles_m + gy * gz - 1) / (gy * gz));
+    if (budget != UINT64_MAX) {
         uint64_t iters = 60000 / per_group;
-        if (iters < rows + 64)
-            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                              "%s: %llu tiles per workgroup is past the device's loop limit", op,
-                              (unsigned long long)per_group);
-        piece = (iters - rows - 8) * (s.small ? sg : 1);
+        if (shuffle) {
+            if (iters < rows + 64)
+                return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                                  "%s: %llu tiles per workgroup is past the device's loop limit", op,
+                                  (unsigned long long)per_group);
+            piece = (iters - rows - 8) * (s.small ? sg : 1);
+        } else {
+            uint32_t wg = d.spec[0], bk = d.spec[3], tm = d.spec[4], tn = d.spec[5];
+            uint64_t slab = ((uint64_t)rows + cols) * bk / wg + 2 + (uint64_t)bk * (1 + tm + tn + tm * tn);
+            piece = iters / slab * bk;
+            if (piece == 0)
+                return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                                  "%s: %llu tiles per workgroup is past the device's loop limit", op,
+                                  (unsigned long long)per_group);
+        }
         if (piece > chunks) piece = chunks;
     }
     lsvk_cmd *use;
@@ -228,13 +244,24 @@ lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *
     uint64_t k0 = 0;
     do {
         uint64_t k1 = chunks - k0 > piece ? k0 + piece : chunks;
-        /* linear.comp reads the first 4 */
-        uint32_t push[7] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u,
+        /* the epilogue on the last piece, which sees the whole sum */
+        uint32_t epilogue = k1 == chunks ? ((flags & LSVK_LINEAR_GELU) ? 1u : 0u) | (r ? 2u : 0u) : 0u;
+        uint32_t push[8] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u, epilogue,
                             (uint32_t)k0, (uint32_t)k1, k0 > 0};
         d.push = push;
-        d.push_size = shuffle ? sizeof push : 4 * sizeof push[0];
+        d.push_size = sizeof push;
         st = lsvk__cmd_record(use, &d);
         k0 = k1;
     } while (st == LSVK_SUCCESS && k0 < chunks);
     return lsvk__op_end(use, immediate, st);
+}
+
+lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w, const lsvk_tensor *b,
+                        lsvk_tensor *y) {
+    return linear("lsvk_linear", cmd, x, w, b, NULL, 0, y);
+}
+
+lsvk_status lsvk_linear_ex(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w, const lsvk_tensor *b,
+                           const lsvk_tensor *residual, uint32_t flags, lsvk_tensor *y) {
+    return linear("lsvk_linear_ex", cmd, x, w, b, residual, flags, y);
 }
