@@ -86,7 +86,12 @@ LSVK_API void lsvk_lm_destroy(lsvk_lm *lm);
  * costs O(window + compressed chunks) attention, not a block: the state keeps the window's
  * keys/values, the compressed chunks of the cache and of the block so far, and the current
  * block's projections. block_len = 0 takes mem_len. It is rounded up to a multiple of
- * chunk_size. */
+ * chunk_size.
+ *
+ * What is remembered is what the reference's evaluation remembers: per layer the last mem_len
+ * layer inputs as of the last block end (compressed to mem_len/chunk_size*chunk_rank vectors, the
+ * last `window` of them also as window keys), plus the current block. Once the context is longer
+ * than mem_len + the current block, older tokens no longer influence the next one. */
 typedef struct lsvk_lm_state lsvk_lm_state;
 
 LSVK_API lsvk_status lsvk_lm_state_create(lsvk_lm *lm, uint32_t batch, uint32_t block_len,
