@@ -409,6 +409,19 @@ static lsvk_tensor rows_of(lsvk_lm_state *st, int i, uint32_t rows) {
     return lsvk__view_rows(st->s[i], rows, st->s[i]->numel / st->s[i]->shape[0]);
 }
 
+/* Rows [row0, row0 + rows) of t (cols floats each) as a tensor of their own, where the device lets
+ * a binding start there (minStorageBufferOffsetAlignment); false otherwise. Steps write their row
+ * of the block buffers through these instead of copying it there. */
+static bool rows_at(const lsvk_tensor *t, uint64_t row0, uint64_t rows, uint64_t cols, lsvk_tensor *out) {
+    uint64_t off = row0 * cols * sizeof(float), align = t->ctx->info.min_storage_buffer_alignment;
+    if (align > 1 && off % align) return false;
+    const char *env = getenv("LSVK_LM_ROW_VIEWS"); /* "0": always copy (tests the other path) */
+    if (env && strcmp(env, "0") == 0) return false;
+    *out = lsvk__view_rows(t, (int64_t)rows, (int64_t)cols);
+    out->offset += off;
+    return true;
+}
+
 static lsvk_status copy_rows(lsvk_cmd *cmd, const lsvk_tensor *x, uint32_t x_row, lsvk_tensor *y, uint32_t y_row,
                              uint32_t rows, uint32_t width, bool add, const char *label) {
     lsvk__rows_copy p = {1, rows, width, 0, width, x_row * width, 0, width, y_row * width, add};
@@ -448,9 +461,14 @@ static lsvk_status record_layer(lsvk_lm_state *st, uint32_t l, uint32_t row0, ui
     if (row0 == 0 && n > 1 ) {
         LSVK_TRY(lsvk__causal_record_qkv(cmd, ml->attn, &a, sl->ws.qkv));
     } else {
-        lsvk_tensor qt = rows_of(st, S_QT, rows);
-        LSVK_TRY(lsvk__causal_record_qkv(cmd, ml->attn, &a, &qt));
-        LSVK_TRY(copy_rows(cmd, &qt, 0, sl->ws.qkv, row0 * st->B, rows, F, false, "lm.qkv_row"));
+        lsvk_tensor qt;
+        if (rows_at(sl->ws.qkv, (uint64_t)row0 * st->B, rows, F, &qt)) {
+            LSVK_TRY(lsvk__causal_record_qkv(cmd, ml->attn, &a, &qt));
+        } else {
+            qt = rows_of(st, S_QT, rows);
+            LSVK_TRY(lsvk__causal_record_qkv(cmd, ml->attn, &a, &qt));
+            LSVK_TRY(copy_rows(cmd, &qt, 0, sl->ws.qkv, row0 * st->B, rows, F, false, "lm.qkv_row"));
+        }
     }
     LSVK_TRY(lsvk__causal_record_block(cmd, ml->attn, &sl->ws, row0, n, &att, (lsvk__rows){1, st->B}));
     /* h1 = a + attn; b = LN2(h1); h = b + fc2(gelu(fc1(b))): the residuals add the normalised
@@ -472,6 +490,9 @@ static lsvk_status check_tokens(lsvk_lm_state *st, const int32_t *tokens, size_t
 /* Embeds st->tok's first n*B ids, runs every layer over block rows row0.., and the output
  * log-softmax; the block's layer inputs go to xb (steps) or straight to the next caches
  * (whole blocks). */
+static lsvk_status record_run(lsvk_lm_state *st, uint32_t row0, uint32_t n, bool whole_block, lsvk_tensor *x,
+                              lsvk_tensor *xin);
+
 static lsvk_status run(lsvk_lm_state *st, uint32_t row0, uint32_t n, float *logprobs, bool whole_block) {
     lsvk_lm *lm = st->lm;
     const lsvk_lm_config *c = &lm->cfg;
@@ -479,6 +500,40 @@ static lsvk_status run(lsvk_lm_state *st, uint32_t row0, uint32_t n, float *logp
     LSVK_TRY(lsvk__tensor_upload_range(st->s[S_TOK], 0, st->tok, rows * sizeof *st->tok));
     LSVK_TRY(lsvk_cmd_reset(st->cmd));
     lsvk_tensor x[2] = {rows_of(st, S_X0, rows), rows_of(st, S_X1, rows)};
+    /* steps: each layer's input lives straight in its row of the block inputs xb (kept for the
+     * next cache) where the device allows; else it is copied there */
+    lsvk_tensor *xin = calloc(c->layers, sizeof *xin);
+    if (!xin) return lsvk__fail(lm->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    bool direct = !whole_block;
+    for (uint32_t l = 0; l < c->layers && direct; l++)
+        direct = rows_at(st->layers[l].xb, (uint64_t)row0 * st->B, rows, c->dim, &xin[l]);
+    lsvk_status s = record_run(st, row0, n, whole_block, x, direct ? xin : NULL);
+    free(xin);
+    LSVK_TRY(s);
+    LSVK_TRY(lsvk_cmd_submit(st->cmd));
+    if (logprobs) {
+        size_t V = c->vocab;
+        lsvk_tensor logits = rows_of(st, S_LOGITS, rows);
+        LSVK_TRY(lsvk_tensor_download(&logits, st->host, (size_t)rows * V * sizeof *st->host));
+        /* token-major [n, B, V] -> [B, n, V] */
+        for (uint32_t t = 0; t < n; t++)
+            for (uint32_t b = 0; b < st->B; b++)
+                memcpy(logprobs + ((size_t)b * n + t) * V, st->host + ((size_t)t * st->B + b) * V, V * sizeof *logprobs);
+    }
+    /* only now, with everything done, does the state move */
+    bool ends = whole_block || row0 + n == st->Lcap;
+    st->position += n;
+    st->in_block = ends ? 0 : row0 + n;
+    if (ends) st->cur ^= 1;
+    return LSVK_SUCCESS;
+}
+
+/* Records run()'s sequence; xin (steps, may be NULL) are the layers' input rows inside xb. */
+static lsvk_status record_run(lsvk_lm_state *st, uint32_t row0, uint32_t n, bool whole_block, lsvk_tensor *x,
+                              lsvk_tensor *xin) {
+    lsvk_lm *lm = st->lm;
+    const lsvk_lm_config *c = &lm->cfg;
+    uint32_t rows = n * st->B;
     float scale = sqrtf((float)c->dim);
     struct { uint32_t rows, C; float scale; } ep = {rows, c->dim, scale};
     lsvk_dispatch d = {.shader = LSVK_SHADER(embed), .label = "lm.embed"};
@@ -486,7 +541,7 @@ static lsvk_status run(lsvk_lm_state *st, uint32_t row0, uint32_t n, float *logp
     d.spec_count = 1;
     d.buffers[0] = st->s[S_TOK];
     d.buffers[1] = lm->g[G_IN_EMB];
-    d.buffers[2] = &x[0];
+    d.buffers[2] = xin ? &xin[0] : &x[0];
     d.buffer_count = 3;
     d.write_mask = 4u;
     d.push = &ep;
@@ -495,29 +550,16 @@ static lsvk_status run(lsvk_lm_state *st, uint32_t row0, uint32_t n, float *logp
     LSVK_TRY(lsvk__cmd_record(st->cmd, &d));
     bool ends = whole_block || row0 + n == st->Lcap;
     for (uint32_t l = 0; l < c->layers; l++) {
-        const lsvk_tensor *in = &x[l & 1];
+        const lsvk_tensor *in = xin ? &xin[l] : &x[l & 1];
+        lsvk_tensor *out = xin && l + 1 < c->layers ? &xin[l + 1] : &x[(l + 1) & 1];
         if (whole_block) LSVK_TRY(record_next_cache(st, l, in, n));
-        else LSVK_TRY(copy_rows(st->cmd, in, 0, st->layers[l].xb, row0 * st->B, rows, c->dim, false, "lm.block_input"));
-        LSVK_TRY(record_layer(st, l, row0, n, in, &x[(l + 1) & 1]));
+        else if (!xin) LSVK_TRY(copy_rows(st->cmd, in, 0, st->layers[l].xb, row0 * st->B, rows, c->dim, false, "lm.block_input"));
+        LSVK_TRY(record_layer(st, l, row0, n, in, out));
         if (ends && !whole_block) LSVK_TRY(record_next_cache(st, l, st->layers[l].xb, st->Lcap));
     }
     lsvk_tensor logits = rows_of(st, S_LOGITS, rows);
     LSVK_TRY(lsvk_linear(st->cmd, &x[c->layers & 1], lm->g[G_OUT_EMB], lm->g[G_OUT_B], &logits));
-    LSVK_TRY(lsvk_log_softmax(st->cmd, &logits, NULL, &logits));
-    LSVK_TRY(lsvk_cmd_submit(st->cmd));
-    if (logprobs) {
-        size_t V = c->vocab;
-        LSVK_TRY(lsvk_tensor_download(&logits, st->host, (size_t)rows * V * sizeof *st->host));
-        /* token-major [n, B, V] -> [B, n, V] */
-        for (uint32_t t = 0; t < n; t++)
-            for (uint32_t b = 0; b < st->B; b++)
-                memcpy(logprobs + ((size_t)b * n + t) * V, st->host + ((size_t)t * st->B + b) * V, V * sizeof *logprobs);
-    }
-    /* only now, with everything done, does the state move */
-    st->position += n;
-    st->in_block = ends ? 0 : row0 + n;
-    if (ends) st->cur ^= 1;
-    return LSVK_SUCCESS;
+    return lsvk_log_softmax(st->cmd, &logits, NULL, &logits);
 }
 
 lsvk_status lsvk_lm_forward(lsvk_lm_state *st, const int32_t *tokens, uint32_t L, float *logprobs) {
