@@ -6,6 +6,11 @@
 
 #include "ops/op_util.h"
 
+/* Parameter storage: T_FUSED rows are [Wk; Wv; Wd; Wq], T_FUSED_B [bk; bv; bd; bq]. */
+enum { T_FUSED, T_FUSED_B, T_WO, T_BO, T_WR, T_WRC, T_BRC, T_RB, T_LNW_W, T_LNW_B, T_LND_W, T_LND_B,
+       T_COUNT };
+
+
 /* Where row t of batch row g sits in a tensor of `width` floats per row: at
  * (g * gs + t * rs) * width. Batch-major [B, T, width]: {T, 1}; token-major [T, B, width]:
  * {1, B}. Linears see either as plain rows. */
@@ -30,6 +35,27 @@ typedef struct lsvk__causal_ws {
     lsvk_tensor *ckvp;  /* [B*Mc, 2D] */
     lsvk_tensor *bkvc;  /* [B*max(Lc,1), 2D] */
 } lsvk__causal_ws;
+
+#define LSVK__CAUSAL_PARAMS 19 /* named parameters (causal_layer.c) */
+
+/* The layer: parameters, position tables, and its own buffers for lsvk_causal_forward. */
+struct lsvk_causal_layer {
+    lsvk_context *ctx;
+    lsvk_causal_config cfg;
+    uint32_t D, HR, F;
+    bool set[LSVK__CAUSAL_PARAMS];
+    lsvk_tensor *t[T_COUNT];
+    float *inv_freq;           /* [D/2] */
+    /* position tables: R = sinus(W-1-m) Wr^T [W, D]; RD = sinus(d) Wrc^T + brc [nd, D] */
+    lsvk_tensor *R, *RD;
+    uint32_t nd;
+    bool pos_stale;
+    lsvk__causal_ws ws;        /* the layer API's own buffers */
+    int64_t ws_B, ws_L;
+    lsvk_tensor *att;
+    lsvk_tensor **retired;     /* replaced buffers a recorded sequence may still use */
+    size_t retired_count;
+};
 
 /* Allocates kvc, kvw and, when the pointers are NULL, the temporaries and qkv (qkv batch-major
  * when allocated here). */

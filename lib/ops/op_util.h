@@ -56,6 +56,12 @@ static inline lsvk_status lsvk__op_check(const char *op, lsvk_cmd *cmd, const ls
     return LSVK_SUCCESS;
 }
 
+/* An F32 tensor [rows, cols], or [rows] when cols is 0. */
+static inline lsvk_status lsvk__make(lsvk_context *ctx, int64_t rows, int64_t cols, lsvk_tensor **out) {
+    int64_t shape[2] = {rows, cols};
+    return lsvk_tensor_create(ctx, LSVK_F32, cols ? 2 : 1, shape, out);
+}
+
 static inline bool lsvk__same_shape(const lsvk_tensor *a, const lsvk_tensor *b) {
     if (a->rank != b->rank) return false;
     for (uint32_t i = 0; i < a->rank; i++)
