@@ -17,6 +17,10 @@
 // running max m and sum l in the log2 domain). Keys past the query tile are skipped when causal.
 // All lanes run every key (the loop bound is uniform), as the shuffles need.
 //
+// Keys [k0, k1) only: llvmpipe ends a shader's loops after 65535 iterations, so the host splits
+// longer rows into passes; between passes o holds the unnormalised accumulator and `state` the
+// running max and sum of each query, and the last pass normalises.
+//
 // spec 0: workgroup size = the subgroup size SG; 1: R; 2: DH (head dim, 1..256).
 // push: see full_attn.glsl.
 
@@ -25,6 +29,8 @@ layout(constant_id = 1) const uint R = 1;
 layout(constant_id = 2) const uint DH = 64;
 
 #include "full_attn.glsl"
+
+layout(set = 0, binding = 5) buffer State { vec2 state[]; }; // [B, H, N] (m, l) between passes
 
 const uint SG = gl_WorkGroupSize.x;
 const uint DL = (DH4 + SG - 1u) / SG; // vec4 chunks of a K/V row per lane
@@ -37,6 +43,8 @@ void main() {
     uint base = b * pc.sb + gl_WorkGroupID.y * pc.sh;
     uint q0 = gl_WorkGroupID.x * SG * R;
     bool causal = pc.causal != 0u;
+    bool resume = (pc.pass & 1u) != 0u, last = (pc.pass & 2u) != 0u;
+    uint srow = (b * pc.H + gl_WorkGroupID.y) * N;
 
     vec4 qv[R * DP];
     vec4 acc[R * DP];
@@ -45,14 +53,15 @@ void main() {
         uint i = q0 + r * SG + lane;
         [[unroll]] for (uint c = 0u; c < DP; c++) {
             qv[r * DP + c] = i < N ? attn_load_q(base + i * pc.sn, 4u * c) * pc.scale : vec4(0.0);
-            acc[r * DP + c] = vec4(0.0);
+            acc[r * DP + c] = resume && i < N ? attn_load_o(base + i * pc.sn, 4u * c) : vec4(0.0);
         }
-        m[r] = NEG_INF;
-        l[r] = 0.0;
+        vec2 ml = resume && i < N ? state[srow + i] : vec2(NEG_INF, 0.0);
+        m[r] = ml.x;
+        l[r] = ml.y;
     }
 
-    uint kend = causal ? min(N, q0 + SG * R) : N; // uniform over the subgroup
-    for (uint j = 0u; j < kend; j++) {
+    uint kend = min(pc.k1, causal ? min(N, q0 + SG * R) : N); // uniform over the subgroup
+    for (uint j = pc.k0; j < kend; j++) {
         vec4 kr[DL], vr[DL];
         [[unroll]] for (uint c = 0u; c < DL; c++)
             attn_load_kv(base + j * pc.sn, 4u * (lane + c * SG), kr[c], vr[c]);
@@ -89,6 +98,11 @@ void main() {
     [[unroll]] for (uint r = 0u; r < R; r++) {
         uint i = q0 + r * SG + lane;
         if (i >= N) continue;
+        if (!last) {
+            state[srow + i] = vec2(m[r], l[r]);
+            [[unroll]] for (uint c = 0u; c < DP; c++) attn_store(base + i * pc.sn, 4u * c, acc[r * DP + c]);
+            continue;
+        }
         bool real = attn_key_real(b, i);
         float inv = real && l[r] > 0.0 ? 1.0 / l[r] : 0.0;
         [[unroll]] for (uint c = 0u; c < DP; c++)

@@ -37,7 +37,23 @@ struct lsvk_cmd {
     double elapsed_ns;        /* first dispatch's start to last dispatch's end */
     uint32_t label_cap;
     bool timed;               /* times_ns valid */
+    lsvk_tensor **temps;      /* ops' temporaries, freed with the recording (reset, destroy) */
+    uint32_t temp_count;
 };
+
+static void free_temps(lsvk_cmd *c) {
+    for (uint32_t i = 0; i < c->temp_count; i++) lsvk_tensor_destroy(c->temps[i]);
+    c->temp_count = 0;
+}
+
+lsvk_status lsvk__cmd_temp(lsvk_cmd *c, uint32_t rank, const int64_t *shape, lsvk_tensor **out) {
+    lsvk_tensor **t = realloc(c->temps, (c->temp_count + 1) * sizeof *t);
+    if (!t) return lsvk__fail(c->ctx, LSVK_ERROR_OUT_OF_HOST_MEMORY, "out of host memory");
+    c->temps = t;
+    LSVK_TRY(lsvk_tensor_create(c->ctx, LSVK_F32, rank, shape, out));
+    c->temps[c->temp_count++] = *out;
+    return LSVK_SUCCESS;
+}
 
 lsvk_context *lsvk__cmd_context(const lsvk_cmd *cmd) { return cmd ? cmd->ctx : NULL; }
 
@@ -138,6 +154,8 @@ void lsvk_cmd_destroy(lsvk_cmd *c) {
     for (uint32_t i = 0; i < c->qpool_count; i++)
         ctx->vk.vkDestroyQueryPool(ctx->device, c->qpools[i], NULL);
     ctx->vk.vkFreeCommandBuffers(ctx->device, ctx->command_pool, 1, &c->cb);
+    free_temps(c);
+    free(c->temps);
     free(c->pools);
     free(c->qpools);
     free(c->reads.items);
@@ -160,6 +178,7 @@ lsvk_status lsvk_cmd_reset(lsvk_cmd *c) {
     c->reads.count = c->writes.count = 0;
     c->timed = false;
     c->state = CMD_EMPTY;
+    free_temps(c);
     return LSVK_SUCCESS;
 }
 

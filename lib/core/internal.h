@@ -81,6 +81,8 @@ typedef struct lsvk_dispatch {
 lsvk_context *lsvk__cmd_context(const lsvk_cmd *cmd);
 /* Barriers recorded so far (tests check that independent dispatches get none). */
 uint32_t lsvk__cmd_barrier_count(const lsvk_cmd *cmd);
+/* An F32 tensor an op needs while cmd runs: destroyed when cmd is reset or destroyed. */
+lsvk_status lsvk__cmd_temp(lsvk_cmd *cmd, uint32_t rank, const int64_t *shape, lsvk_tensor **out);
 /* Records d into cmd, with a barrier first only if d touches what an earlier dispatch of the
  * sequence wrote, or writes what it read. */
 lsvk_status lsvk__cmd_record(lsvk_cmd *cmd, const lsvk_dispatch *d);

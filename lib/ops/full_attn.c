@@ -151,13 +151,19 @@ lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tenso
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT,
                           "%s: out must not be one of its inputs (q, k, v, mask)", op);
 
-    /* Each workgroup walks every key (one loop iteration per key, plus a few hundred more). */
-    if ((uint64_t)N + 512 > lsvk__loop_budget(ctx))
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                          "%s: %lld keys: this driver (%s) stops a shader's loops after %llu iterations, "
-                          "and lsvk does not split the keys of full attention yet",
-                          op, (long long)N, ctx->info.driver_name, (unsigned long long)lsvk__loop_budget(ctx));
     attn_tiles s = pick_tiles(ctx, (uint32_t)dh);
+    /* Each workgroup walks every key (one loop iteration per key, plus a few hundred more). Where
+     * the driver caps that (llvmpipe), attention_shuffle.comp takes the keys in passes; the tile
+     * kernel (GPUs; forced only in tests) cannot. */
+    uint64_t budget = lsvk__loop_budget(ctx), piece = (uint64_t)N;
+    if (budget != UINT64_MAX && (uint64_t)N + 512 > budget) {
+        if (!s.shuffle)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "%s: %lld keys: this driver (%s) stops a shader's loops after %llu iterations; "
+                              "the tile kernel cannot split its keys (the CPU-driver kernel can)",
+                              op, (long long)N, ctx->info.driver_name, (unsigned long long)budget);
+        piece = budget - 768;
+    }
     if (shared_bytes((uint32_t)dh, &s) > ctx->info.max_shared_memory)
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                           "%s: head dim %lld needs %u bytes of shared memory; the device has %u",
@@ -178,10 +184,12 @@ lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tenso
         uint32_t N, H, has_mask, causal;
         float scale;
         uint32_t sb, sh, sn; /* element strides of batch, head, token */
+        uint32_t k0, k1, pass;
     } push = {(uint32_t)N, (uint32_t)H, mask ? 1u : 0u,
               (flags & LSVK_ATTENTION_CAUSAL) ? 1u : 0u,
               (float)(1.4426950408889634 / sqrt((double)dh)), /* log2(e) / sqrt(dh) */
-              (uint32_t)(H * N * dh), (uint32_t)(bnhd ? dh : N * dh), (uint32_t)(bnhd ? H * dh : dh)};
+              (uint32_t)(H * N * dh), (uint32_t)(bnhd ? dh : N * dh), (uint32_t)(bnhd ? H * dh : dh),
+              0, (uint32_t)N, 2u};
 
     lsvk_dispatch d = {0};
     d.label = "attention";
@@ -218,5 +226,25 @@ lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tenso
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, lsvk__cmd_record(use, &d));
+    lsvk_status st = LSVK_SUCCESS;
+    if (s.shuffle) {
+        /* passes over the keys carry each query's running max and sum in a temporary */
+        d.buffers[5] = d.buffers[3];
+        if (piece < (uint64_t)N) {
+            lsvk_tensor *state = NULL;
+            int64_t shape[1] = {B * H * N * 2};
+            st = lsvk__cmd_temp(use, 1, shape, &state);
+            d.buffers[5] = state;
+            d.write_mask |= 1u << 5;
+        }
+        d.buffer_count = 6;
+    }
+    for (uint64_t k0 = 0; st == LSVK_SUCCESS && k0 < (uint64_t)N; k0 += piece) {
+        uint64_t k1 = k0 + piece < (uint64_t)N ? k0 + piece : (uint64_t)N;
+        push.k0 = (uint32_t)k0;
+        push.k1 = (uint32_t)k1;
+        push.pass = (k0 > 0 ? 1u : 0u) | (k1 == (uint64_t)N ? 2u : 0u);
+        st = lsvk__cmd_record(use, &d);
+    }
+    return lsvk__op_end(use, immediate, st);
 }

@@ -6,6 +6,7 @@
 #include "core/context.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 /* "[2,3,4]" (or "NULL"). */
 static inline const char *lsvk__shape_str(const lsvk_tensor *t, char *buf, size_t n) {
@@ -118,7 +119,14 @@ lsvk_status lsvk__record_layernorm(lsvk_cmd *use, const lsvk_tensor *x, const ls
  * guard against endless shaders, silently. Ops whose loops would run longer there must split the
  * work or refuse it. */
 static inline uint64_t lsvk__loop_budget(const lsvk_context *ctx) {
-    return ctx->info.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? 65535u : UINT64_MAX;
+    uint64_t b = ctx->info.driver_id == VK_DRIVER_ID_MESA_LLVMPIPE ? 65535u : UINT64_MAX;
+    /* tests lower it to reach the splitting paths at small sizes */
+    const char *env = getenv("LSVK_LOOP_BUDGET");
+    if (env) {
+        uint64_t v = strtoull(env, NULL, 10);
+        if (v >= 1024 && v < b) b = v;
+    }
+    return b;
 }
 
 /* The shuffle-shaped kernels (one workgroup = one subgroup, values passed between lanes with

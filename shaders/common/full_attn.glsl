@@ -8,7 +8,7 @@ layout(set = 0, binding = 0) readonly buffer Qb { float q[]; };
 layout(set = 0, binding = 1) readonly buffer Kb { float k[]; };
 layout(set = 0, binding = 2) readonly buffer Vb { float v[]; };
 layout(set = 0, binding = 3) readonly buffer Mb { float mask[]; };  // [B,N], 0 = padding
-layout(set = 0, binding = 4) writeonly buffer Ob { float o[]; };
+layout(set = 0, binding = 4) buffer Ob { float o[]; };
 
 layout(push_constant) uniform Push {
     uint N;
@@ -19,12 +19,21 @@ layout(push_constant) uniform Push {
     uint sb;     // element strides of batch, head and token: [B,H,N,dh] or [B,N,H,dh]
     uint sh;
     uint sn;
+    uint k0;     // keys [k0, k1) (attention_shuffle.comp: llvmpipe's loop cap splits long rows)
+    uint k1;
+    uint pass;   // bit 0: resume from the state of the keys before k0; bit 1: the last pass
 } pc;
 
 const uint DH4 = (DH + 3u) / 4u; // head dim in vec4s
 const float NEG_INF = -1.0 / 0.0;
 
 // Element d (a multiple of 4) on of the row starting at `row`, four values, zero past dh.
+vec4 attn_load_o(uint row, uint d) {
+    vec4 r = vec4(0.0);
+    for (uint e = 0u; e < 4u; e++)
+        if (d + e < DH) r[e] = o[row + d + e];
+    return r;
+}
 vec4 attn_load_q(uint row, uint d) {
     vec4 r = vec4(0.0);
     if (DH % 4u == 0u) {
