@@ -21,10 +21,11 @@ void lm_usage(FILE *f) {
             "            feeds TEXT (empty: a newline) one byte at a time, then samples N bytes\n"
             "            (default 256) at temperature T (default 0.8; 0 = greedy) from the K most\n"
             "            likely (default 0 = all)\n"
-            "  bench     [--tokens N] [--context C] [--text FILE] [--block N] [--csv]\n"
+            "  bench     [--tokens N] [--context C] [--text FILE] [--block N] [--streams S] [--csv]\n"
             "            greedy generation of N tokens (default 256) after a C-byte prompt (default\n"
             "            128; the start of FILE, else a built-in one), two ways: lsvk_lm_step per\n"
-            "            token, and a whole-window forward per token as the official code does\n"
+            "            token, and a whole-window forward per token as the official code does;\n"
+            "            with S > 1 also S streams stepped together (one lsvk_lm_step for all)\n"
             "options:\n"
             "  --device SEL  device index or name substring (default: LSVK_DEVICE, then auto)\n"
             "  --block N     tokens per block (default: the model config's \"block\", else mem_len)\n"
@@ -59,6 +60,7 @@ int lm_parse_args(int argc, char **argv, options *o) {
     o->tokens = -1;
     o->temperature = 0.8;
     o->context = -1;
+    o->streams = 1;
     seen_option seen[64];
     int nseen = 0;
     for (int i = 1; i < argc; i++) {
@@ -127,6 +129,10 @@ int lm_parse_args(int argc, char **argv, options *o) {
                 return bad_value(a, v, "an unsigned 64-bit number");
             o->seed_set = 1;
             cmds = CMD_GENERATE;
+        } else if (strcmp(a, "--streams") == 0) {
+            NEED_VALUE();
+            if (parse_int(v, 1, 4096, &o->streams)) return bad_value(a, v, "1 to 4096");
+            cmds = CMD_BENCH;
         } else if (strcmp(a, "--context") == 0) {
             NEED_VALUE();
             if (parse_int(v, 0, MAX_TOKENS, &o->context)) return bad_value(a, v, "0 to 16777216");

@@ -26,6 +26,7 @@ typedef struct options {
     unsigned long long seed;
     int seed_set;
     long long context;     /* bench: prompt bytes; -1: 128 */
+    long long streams;     /* bench: streams stepped together (1: none) */
     int csv;
 } options;
 
