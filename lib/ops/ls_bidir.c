@@ -95,7 +95,7 @@ lsvk_status lsvk_ls_layer_create(lsvk_context *ctx, const lsvk_ls_config *config
         if (!param_used(l, p)) continue;
         int64_t rows, cols;
         param_shape(&l->cfg, p, &rows, &cols);
-        s = lsvk__ls_make(ctx, rows, cols, &l->param[p]);
+        s = lsvk__make(ctx, rows, cols, &l->param[p]);
     }
     if (s) {
         lsvk_ls_layer_destroy(l);

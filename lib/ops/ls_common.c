@@ -146,10 +146,10 @@ lsvk_status lsvk__ls_ws_ensure(lsvk_context *ctx, lsvk__ls_ws *ws, const lsvk__l
     if (p->R > 0) LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, scores, &t[LSVK__LS_S]));
     LSVK_TRY(lsvk_tensor_create(ctx, LSVK_F32, 3, seq, &t[LSVK__LS_ATT]));
     if (p->M > 0) {
-        LSVK_TRY(lsvk__ls_make(ctx, (int64_t)part_floats(p), 0, &t[LSVK__LS_PART]));
-        LSVK_TRY(lsvk__ls_make(ctx, 2ll * p->B * p->M, p->D, &t[LSVK__LS_LAND]));
+        LSVK_TRY(lsvk__make(ctx, (int64_t)part_floats(p), 0, &t[LSVK__LS_PART]));
+        LSVK_TRY(lsvk__make(ctx, 2ll * p->B * p->M, p->D, &t[LSVK__LS_LAND]));
     }
-    if (p->cls_chunks) LSVK_TRY(lsvk__ls_make(ctx, (int64_t)cls_floats(p), 0, &t[LSVK__LS_CLS]));
+    if (p->cls_chunks) LSVK_TRY(lsvk__make(ctx, (int64_t)cls_floats(p), 0, &t[LSVK__LS_CLS]));
     ws->B = p->B;
     ws->N0 = p->N0;
     ws->part = part_floats(p);

@@ -16,12 +16,6 @@ static inline uint32_t lsvk__ls_wg_limit(const lsvk_context *ctx, uint32_t want)
     return want < lim ? want : lsvk__pow2_floor(lim);
 }
 
-/* An F32 tensor [a, b], or [a] when b is 0. */
-static inline lsvk_status lsvk__ls_make(lsvk_context *ctx, int64_t a, int64_t b, lsvk_tensor **out) {
-    int64_t shape[2] = {a, b};
-    return lsvk_tensor_create(ctx, LSVK_F32, b ? 2 : 1, shape, out);
-}
-
 /* Index of name in names[count], or -1. */
 static inline int lsvk__ls_find_param(const char *const *names, int count, const char *name) {
     for (int p = 0; p < count; p++)

@@ -122,7 +122,7 @@ lsvk_status lsvk_vision_layer_create(lsvk_context *ctx, const lsvk_vision_config
         if (!param_used(&l->cfg, p)) continue;
         int64_t rows, cols;
         int parts = param_shape(&l->cfg, p, &rows, &cols);
-        for (int i = 0; i < parts && s == LSVK_SUCCESS; i++) s = lsvk__ls_make(ctx, rows, cols, &l->param[p][i]);
+        for (int i = 0; i < parts && s == LSVK_SUCCESS; i++) s = lsvk__make(ctx, rows, cols, &l->param[p][i]);
     }
     if (s) {
         lsvk_vision_layer_destroy(l);
