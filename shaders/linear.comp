@@ -38,6 +38,8 @@ layout(push_constant) uniform Push {
     uint k0;
     uint k1;
     uint accumulate;
+    uint xoff; // x's row 0 is x[xoff] (a band of a larger tensor), likewise y's and r's
+    uint yoff;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -71,7 +73,7 @@ void main() {
                 for (uint e = tid; e < BM * BK; e += WG) {
                     uint r = e / BK, c = e % BK;
                     uint gm = m0 + r, gk = k0 + c;
-                    xs[c * SM + r] = (gm < M && gk < kend) ? x[gm * K + gk] : 0.0;
+                    xs[c * SM + r] = (gm < M && gk < kend) ? x[pc.xoff + gm * K + gk] : 0.0;
                 }
                 for (uint e = tid; e < BN * BK; e += WG) {
                     uint r = e / BK, c = e % BK;
@@ -97,11 +99,11 @@ void main() {
                     uint gn = n0 + tx + j * TX;
                     if (gn >= N) continue;
                     float v = acc[i * TN + j];
-                    if (pc.accumulate != 0u) v += y[gm * N + gn];
+                    if (pc.accumulate != 0u) v += y[pc.yoff + gm * N + gn];
                     else if (pc.has_bias != 0u) v += b[gn];
                     if ((pc.epilogue & 1u) != 0u) v = lsvk_gelu(v);
-                    if ((pc.epilogue & 2u) != 0u) v += r[gm * N + gn];
-                    y[gm * N + gn] = v;
+                    if ((pc.epilogue & 2u) != 0u) v += r[pc.yoff + gm * N + gn];
+                    y[pc.yoff + gm * N + gn] = v;
                 }
             }
         }

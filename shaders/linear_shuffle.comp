@@ -29,7 +29,8 @@
 //
 // spec 0: workgroup size SG (= the subgroup size); 1: R; 2: CN; 3: VEC (4 or 1); 4: SMALL.
 // push: M, N, K, has_bias, epilogue (bit 0: GELU, bit 1: add the residual r; the host sets it on
-// the last K piece only), kc0, kc1, accumulate (add y's value instead of the bias). The grid is
+// the last K piece only), kc0, kc1, accumulate (add y's value instead of the bias), xoff, yoff
+// (where a band of a larger tensor starts in the bindings). The grid is
 // any 3D grid: x strides over the column tiles, y and z together over the row tiles.
 
 #include "gelu.glsl"
@@ -59,6 +60,8 @@ layout(push_constant) uniform Push {
     uint kc0; // chunks of K this dispatch sums
     uint kc1;
     uint accumulate;
+    uint xoff; // x's row 0 is x1[xoff] (a band of a larger tensor; a multiple of VEC), y's and r's y1[yoff]
+    uint yoff;
 } pc;
 
 const uint SG = gl_WorkGroupSize.x;
@@ -116,7 +119,7 @@ void tile_step(uint k, uint xrow[R], uint wrow[CN]) {
 void store_tile(uint m0, uint n0, uint lane) {
     uint M = pc.M, N = pc.N;
     uint n = n0 + lane * CN;
-    bool v4 = CN % 4u == 0u && N % 4u == 0u; // aligned vec4 stores
+    bool v4 = CN % 4u == 0u && N % 4u == 0u && pc.yoff % 4u == 0u; // aligned vec4 stores
     bool add_y = pc.accumulate != 0u;
     float bias[CN];
     [[unroll]] for (uint c = 0u; c < CN; c++)
@@ -129,7 +132,7 @@ void store_tile(uint m0, uint n0, uint lane) {
             [[unroll]] for (uint t = 1u; t < ROWS; t++) v[c] = i == t ? acc[t * CN + c] : v[c];
             v[c] += bias[c];
         }
-        uint o = (m0 + i) * N + n;
+        uint o = pc.yoff + (m0 + i) * N + n; // vec4 stores need yoff % 4 == 0
         if (v4) {
             [[unroll]] for (uint c = 0u; c < CN; c += 4u)
                 if (n + c < N) {
@@ -164,7 +167,7 @@ void main() {
             uint m0 = tm * ROWS, n0 = tn * COLS;
             uint xrow[R], wrow[CN]; // first chunk of each row this lane loads
             [[unroll]] for (uint r = 0u; r < R; r++)
-                xrow[r] = min(m0 + (SMALL ? r : r * SG + lane), M - 1u) * KC;
+                xrow[r] = min(m0 + (SMALL ? r : r * SG + lane), M - 1u) * KC + pc.xoff / VEC;
             [[unroll]] for (uint c = 0u; c < CN; c++)
                 wrow[c] = min(n0 + lane * CN + c, N - 1u) * KC;
             [[unroll]] for (uint i = 0u; i < ROWS * CN; i++) acc[i] = 0.0;

@@ -25,6 +25,9 @@ layout(push_constant) uniform Push {
     uint has_mask;
     uint nchunks;
     float scale;
+    uint c0;   // first chunk of this dispatch (bands of a larger tensor)
+    uint qoff; // Q, K and V values are read at index + qoff, att at index + aoff (wrapping)
+    uint aoff;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -36,20 +39,20 @@ shared float s_red[WG];
 
 void main() {
     uint t = gl_LocalInvocationID.x;
-    uint c = gl_WorkGroupID.x;
+    uint c = pc.c0 + gl_WorkGroupID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
     uint n0 = c * CT, n1 = min(n0 + CT, pc.N);
     uint cls_row = b * pc.N0;
 
-    for (uint d = t; d < DH; d += WG) s_q[d] = Q[cls_row * pc.D + h * DH + d] * pc.scale;
+    for (uint d = t; d < DH; d += WG) s_q[d] = Q[cls_row * pc.D + h * DH + d + pc.qoff] * pc.scale;
     barrier();
     for (uint i = t; i < n1 - n0; i += WG) {
         uint n = n0 + i;
         float s = NEG_INF;
         if (pc.has_mask == 0u || mask[cls_row + 1u + n] != 0.0) {
             s = 0.0;
-            for (uint d = 0; d < DH; d++) s += s_q[d] * att[(cls_row + 1u + n) * pc.D + h * DH + d];
+            for (uint d = 0; d < DH; d++) s += s_q[d] * att[(cls_row + 1u + n) * pc.D + h * DH + d + pc.aoff];
         }
         s_p[i] = s;
     }
@@ -57,7 +60,7 @@ void main() {
         float s = NEG_INF;
         if (c == 0u) {
             s = 0.0;
-            for (uint d = 0; d < DH; d++) s += s_q[d] * K[cls_row * pc.D + h * DH + d];
+            for (uint d = 0; d < DH; d++) s += s_q[d] * K[cls_row * pc.D + h * DH + d + pc.qoff];
         }
         s_p[CT] = s;
     }
@@ -96,8 +99,8 @@ void main() {
         part[o + 1u] = s_red[0];
     }
     for (uint d = t; d < DH; d += WG) {
-        float a = pc0 * V[cls_row * pc.D + h * DH + d];
-        for (uint i = 0; i < n1 - n0; i++) a += s_p[i] * att[(cls_row + 1u + n0 + i) * pc.D + h * DH + d];
+        float a = pc0 * V[cls_row * pc.D + h * DH + d + pc.qoff];
+        for (uint i = 0; i < n1 - n0; i++) a += s_p[i] * att[(cls_row + 1u + n0 + i) * pc.D + h * DH + d + pc.aoff];
         part[o + 2u + d] = a;
     }
 }

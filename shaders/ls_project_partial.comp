@@ -34,6 +34,9 @@ layout(push_constant) uniform Push {
     uint chunk;      // tokens per chunk
     uint nchunks;
     uint has_scores; // R real landmarks (0 when only the CLS entry exists)
+    uint c0;         // first chunk of this dispatch (bands of a larger tensor)
+    uint koff;       // K and V values are read at index + koff, S at index + soff (wrapping)
+    uint soff;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -50,7 +53,7 @@ bool padded(uint b, uint n) {
 
 void main() {
     uint t = gl_LocalInvocationID.x;
-    uint c = gl_WorkGroupID.x;
+    uint c = pc.c0 + gl_WorkGroupID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
     uint M = pc.cls + (pc.has_scores != 0u ? R : 0u);
@@ -69,7 +72,7 @@ void main() {
             else if (i >= 2u) {
                 uint d = (i - 2u) % DH, kv = (i - 2u) / DH;
                 uint at = (b * pc.N0) * pc.D + h * DH + d;
-                v = c == 0u ? (kv == 0u ? K[at] : V[at]) : 0.0;
+                v = c == 0u ? (kv == 0u ? K[at + pc.koff] : V[at + pc.koff]) : 0.0;
             }
             part[o + i] = v;
         }
@@ -80,7 +83,7 @@ void main() {
     for (uint j = t; j < R; j += WG) {
         float m = NEG_INF;
         for (uint n = n0; n < n1; n++)
-            if (!padded(b, n)) m = max(m, S[(rowbase + n) * HR + scol + j]);
+            if (!padded(b, n)) m = max(m, S[(rowbase + n) * HR + scol + j + pc.soff]);
         s_max[j] = m;
         s_sum[j] = 0.0;
     }
@@ -95,7 +98,7 @@ void main() {
             uint tt = i / R, j = i % R;
             float w = 0.0;
             if (tt < cnt && !padded(b, base + tt))
-                w = exp(S[(rowbase + base + tt) * HR + scol + j] - s_max[j]);
+                w = exp(S[(rowbase + base + tt) * HR + scol + j + pc.soff] - s_max[j]);
             s_w[i] = w;
         }
         for (uint i = t; i < TT * DH; i += WG) {
@@ -103,8 +106,8 @@ void main() {
             float kv = 0.0, vv = 0.0;
             if (tt < cnt) {
                 uint row = (rowbase + base + tt) * pc.D + h * DH + d;
-                kv = K[row];
-                vv = V[row];
+                kv = K[row + pc.koff];
+                vv = V[row + pc.koff];
             }
             s_k[i] = kv;
             s_v[i] = vv;

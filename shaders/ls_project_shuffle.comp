@@ -46,6 +46,10 @@ layout(push_constant) uniform Push {
     uint chunk;
     uint nchunks;
     uint has_scores;
+    uint c0;   // first chunk of this dispatch (bands of a larger tensor)
+    uint koff; // K and V values are read at index + koff, S at index + soff (wrapping)
+    uint soff;
+    uint nend; // tokens past this one are outside the band's bindings (the prefetch stops there)
 } pc;
 
 vec4 ak[RG], av[RG];
@@ -76,8 +80,8 @@ void fetch(uint n, uint n1, uint b, uint rowbase, uint HR, uint col, uint hoff, 
         uint m = n + t < n1 ? n + t : n;
         nreal[t] = n + t < n1 && !padded(b, m);
         [[unroll]] for (uint k = 0u; k < WL; k++)
-            ns[t * WL + k] = scores((rowbase + m) * HR + col + 4u * k * SG, own[k]);
-        uint at = (rowbase + m) * pc.D + hoff;
+            ns[t * WL + k] = scores((rowbase + m) * HR + col + 4u * k * SG + pc.soff, own[k]);
+        uint at = (rowbase + m) * pc.D + hoff + pc.koff;
         LS_CHUNK(K4, at, ci, nk[t]);
         LS_CHUNK(V4, at, ci, nv[t]);
     }
@@ -91,12 +95,12 @@ float pf = 0.0; // kept alive by a store that never happens (nchunks >= 1)
 void touch(uint n, uint kslice, uint sslice, uint HR) {
     uint lane = gl_LocalInvocationID.x;
     [[unroll]] for (uint i = 0u; i < (PB * LPR + SG - 1u) / SG; i++) {
-        uint x = i * SG + lane, row = min(n + x / LPR, pc.N - 1u);
+        uint x = i * SG + lane, row = min(n + x / LPR, pc.nend - 1u);
         uint at = (kslice + row * pc.D) / 4u + 4u * (x % LPR);
         pf += K4[at].x + V4[at].y;
     }
     [[unroll]] for (uint i = 0u; i < (PB * LPS + SG - 1u) / SG; i++) {
-        uint x = i * SG + lane, row = min(n + x / LPS, pc.N - 1u);
+        uint x = i * SG + lane, row = min(n + x / LPS, pc.nend - 1u);
         pf += S4[(sslice + row * HR) / 4u + 4u * (x % LPS)].z;
     }
 }
@@ -105,7 +109,7 @@ void store1(uint x, float v) { part4[x >> 2][x & 3u] = v; }
 
 void main() {
     uint lane = gl_LocalInvocationID.x;
-    uint c = gl_WorkGroupID.x, bh = gl_WorkGroupID.y;
+    uint c = pc.c0 + gl_WorkGroupID.x, bh = gl_WorkGroupID.y;
     uint g = gl_WorkGroupID.z / DG, dg = gl_WorkGroupID.z % DG;
     uint b = bh / pc.H, h = bh % pc.H;
     uint M = pc.cls + (pc.has_scores != 0u ? R : 0u);
@@ -123,7 +127,7 @@ void main() {
             if (i == 0u) v = c == 0u ? 0.0 : NEG_INF;
             else if (i == 1u) v = c == 0u ? 1.0 : 0.0;
             else if (i >= 4u && c == 0u) {
-                uint d = (i - 4u) % DH, at = (b * pc.N0) * pc.D + hoff + d;
+                uint d = (i - 4u) % DH, at = (b * pc.N0) * pc.D + hoff + d + pc.koff;
                 v = (i - 4u) < DH ? K4[at >> 2][at & 3u] : V4[at >> 2][at & 3u];
             }
             store1(o + i, v);
@@ -143,7 +147,7 @@ void main() {
         av[jj] = vec4(0.0);
     }
     uint col = h * R + j0 + 4u * lane;
-    uint kslice = rowbase * pc.D + hoff + 4u * dg * SG, sslice = rowbase * HR + h * R + j0;
+    uint kslice = rowbase * pc.D + hoff + 4u * dg * SG + pc.koff, sslice = rowbase * HR + h * R + j0 + pc.soff;
     touch(n0, kslice, sslice, HR);
 
     // Blocks of PB tokens: the next block's lines are touched (see touch()), a first pass takes
@@ -157,7 +161,7 @@ void main() {
         for (uint n = nb; n < ne; n++) {
             bool real = !padded(b, n);
             [[unroll]] for (uint k = 0u; k < WL; k++)
-                if (real) bm[k] = max(bm[k], scores((rowbase + n) * HR + col + 4u * k * SG, own[k]));
+                if (real) bm[k] = max(bm[k], scores((rowbase + n) * HR + col + 4u * k * SG + pc.soff, own[k]));
         }
         vec4 alpha[WL];
         [[unroll]] for (uint k = 0u; k < WL; k++) {

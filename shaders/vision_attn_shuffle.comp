@@ -40,6 +40,9 @@ layout(push_constant) uniform Push {
     uint rpe;
     uint blocks;   // blocks per row of tiles
     float scale;   // log2(e) / sqrt(dh)
+    uint gy0;      // first row of tiles of this dispatch (bands of a larger tensor)
+    uint qoff;     // Q and att values are at index + qoff, K and V at index + koff (wrapping)
+    uint koff;
 } pc;
 
 const float LOG2E = 1.4426950408889634;
@@ -99,7 +102,7 @@ void main() {
     uint lane = gl_LocalInvocationID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
-    uint gy = gl_WorkGroupID.x / pc.blocks, blk = gl_WorkGroupID.x % pc.blocks;
+    uint gy = pc.gy0 + gl_WorkGroupID.x / pc.blocks, blk = gl_WorkGroupID.x % pc.blocks;
     uint w2 = pc.w * pc.w, per_row = pc.nx * pc.w;
     uint q0 = blk * SG * R, qlast = min(q0 + SG * R, per_row) - 1u;
     uint rowbase = b * pc.N0 + pc.nglo;
@@ -120,7 +123,7 @@ void main() {
         x0[r] = int(gx * pc.w) - int(pc.s);
         [[unroll]] for (uint c = 0u; c < DH4; c++) {
             vec4 x = vec4(0.0);
-            if (live[r]) LS_CHUNK(Q4, row[r] * pc.D + hoff, c, x);
+            if (live[r]) LS_CHUNK(Q4, row[r] * pc.D + hoff + pc.qoff, c, x);
             qv[r * DH4 + c] = x * pc.scale;
             acc[r * DH4 + c] = vec4(0.0);
         }
@@ -156,7 +159,7 @@ void main() {
         [[unroll]] for (uint k = 0u; k < KU; k++) {
             uint u = u0 + k < total ? u0 + k : u0;
             int ky = uy0 + int(u / cols), kx = ux0 + int(u % cols);
-            uint at = (rowbase + uint(ky) * pc.nx + uint(kx)) * pc.D + hoff;
+            uint at = (rowbase + uint(ky) * pc.nx + uint(kx)) * pc.D + hoff + pc.koff;
             [[unroll]] for (uint c = 0u; c < DL; c++) {
                 LS_CHUNK(K4, at, c * SG + lane, kr[k * DL + c]);
                 LS_CHUNK(V4, at, c * SG + lane, vr[k * DL + c]);
@@ -177,7 +180,7 @@ void main() {
     [[unroll]] for (uint r = 0u; r < R; r++) {
         if (!live[r]) continue;
         float inv = l[r] > 0.0 ? 1.0 / l[r] : 0.0;
-        uint o = row[r] * pc.D + hoff;
+        uint o = row[r] * pc.D + hoff + pc.qoff;
         [[unroll]] for (uint c = 0u; c < DH4; c++) {
             vec4 y = acc[r * DH4 + c] * inv;
             if (DH % 4u == 0u) {

@@ -37,6 +37,9 @@ layout(push_constant) uniform Push {
     uint rpe;
     uint blocks;   // blocks per row of tiles
     float scale;   // 1/sqrt(dh)
+    uint gy0;      // first row of tiles of this dispatch (bands of a larger tensor)
+    uint qoff;     // Q and att values are at index + qoff, K and V at index + koff (wrapping)
+    uint koff;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -89,7 +92,7 @@ void main() {
     uint t = gl_LocalInvocationID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
-    uint gy = gl_WorkGroupID.x / pc.blocks, blk = gl_WorkGroupID.x % pc.blocks;
+    uint gy = pc.gy0 + gl_WorkGroupID.x / pc.blocks, blk = gl_WorkGroupID.x % pc.blocks;
     uint w2 = pc.w * pc.w, per_row = pc.nx * pc.w; // queries in a row of tiles
     uint first = blk * WG, i = first + t;
     bool live = i < per_row;
@@ -103,7 +106,7 @@ void main() {
     x0 = int(gx * pc.w) - int(pc.s);
     run_max = NEG_INF;
     run_sum = 0.0;
-    uint qrow = (rowbase + uint(my_y) * pc.nx + uint(my_x)) * pc.D + h * DH;
+    uint qrow = (rowbase + uint(my_y) * pc.nx + uint(my_x)) * pc.D + h * DH + pc.qoff;
     for (uint d = 0; d < DH; d++) {
         q[d] = live ? Q[qrow + d] * pc.scale : 0.0;
         acc[d] = 0.0;
@@ -133,7 +136,7 @@ void main() {
         uint cnt = min(KT, total - k0);
         for (uint j = t; j < cnt * DH; j += WG) {
             uint k = j / DH, d = j % DH, u = k0 + k;
-            uint row = (rowbase + uint(uy0 + int(u / cols)) * pc.nx + uint(ux0 + int(u % cols))) * pc.D + h * DH + d;
+            uint row = (rowbase + uint(uy0 + int(u / cols)) * pc.nx + uint(ux0 + int(u % cols))) * pc.D + h * DH + d + pc.koff;
             s_k[j] = K[row];
             s_v[j] = V[row];
         }

@@ -81,10 +81,15 @@ static void test_tensors(lsvk_context *ctx, tu_rng *rng) {
     TU_STATUS(lsvk_tensor_create(NULL, LSVK_F32, 1, shape, &t), LSVK_ERROR_INVALID_ARGUMENT);
     TU_STATUS(lsvk_tensor_create(ctx, LSVK_F32, 1, shape, NULL), LSVK_ERROR_INVALID_ARGUMENT);
 
-    /* past maxStorageBufferRange: the message names the limit */
+    /* past maxStorageBufferRange: allowed (ops that split their work bind it in parts; the others
+     * refuse it, test_binding_limit); past maxMemoryAllocationSize or int64: refused */
     int64_t big = (int64_t)(d->max_storage_buffer_range / 4) + 1;
-    TU_STATUS(lsvk_tensor_create(ctx, LSVK_F32, 1, &big, &t), LSVK_ERROR_LIMIT_EXCEEDED);
-    TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "msg: %s", lsvk_context_error(ctx));
+    if ((uint64_t)big * 4 + (1u << 20) <= d->max_memory_allocation_size) {
+        t = NULL;
+        TU_OK(lsvk_tensor_create(ctx, LSVK_F32, 1, &big, &t));
+        TU_CHECK(t && lsvk_tensor_numel(t) == big, "tensor past maxStorageBufferRange");
+        lsvk_tensor_destroy(t);
+    }
     int64_t huge[2] = {INT64_MAX / 2, 4};
     TU_STATUS(lsvk_tensor_create(ctx, LSVK_F32, 2, huge, &t), LSVK_ERROR_LIMIT_EXCEEDED);
 
@@ -246,6 +251,49 @@ static void test_commands(lsvk_context *ctx, tu_rng *rng) {
     lsvk_tensor_destroy(z);
 }
 
+static void set_env(const char *name, const char *value) {
+#ifdef _WIN32
+    _putenv_s(name, value ? value : "");
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
+}
+
+/* LSVK_BINDING_LIMIT lowers the bytes one binding may cover: an op that does not split its
+ * tensors (gelu) refuses one past it, in a sequence too, naming the limit; one at the limit runs. */
+static void test_binding_limit(lsvk_context *ctx) {
+    int64_t n = 20000, at = 16384; /* 80000 bytes; 65536 bytes */
+    float *zeros = calloc((size_t)n, sizeof *zeros);
+    lsvk_tensor *x = tu_tensor(ctx, 1, &n, zeros), *y = tu_tensor(ctx, 1, &n, NULL);
+    lsvk_tensor *xa = tu_tensor(ctx, 1, &at, zeros), *ya = tu_tensor(ctx, 1, &at, NULL);
+    lsvk_cmd *cmd = NULL;
+    set_env("LSVK_BINDING_LIMIT", "65536");
+    TU_STATUS(lsvk_gelu(NULL, x, y), LSVK_ERROR_LIMIT_EXCEEDED);
+    TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "msg: %s", lsvk_context_error(ctx));
+    TU_STATUS(lsvk_gelu(NULL, xa, y), LSVK_ERROR_LIMIT_EXCEEDED); /* y alone past it */
+    TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "msg: %s", lsvk_context_error(ctx));
+    if (TU_OK(lsvk_cmd_create(ctx, 0, &cmd))) {
+        TU_STATUS(lsvk_gelu(cmd, x, y), LSVK_ERROR_LIMIT_EXCEEDED);
+        TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "cmd msg: %s",
+                 lsvk_context_error(ctx));
+    }
+    lsvk_cmd_destroy(cmd);
+    TU_OK(lsvk_gelu(NULL, xa, ya));
+    set_env("LSVK_BINDING_LIMIT", NULL);
+    TU_OK(lsvk_gelu(NULL, x, y)); /* read at every call */
+    zeros[at - 1] = 1;
+    TU_OK(lsvk_tensor_download(ya, zeros, (size_t)at * sizeof *zeros));
+    TU_CHECK(zeros[0] == 0 && zeros[at - 1] == 0, "gelu(0) at the limit: %g %g", zeros[0], zeros[at - 1]);
+    lsvk_tensor_destroy(x);
+    lsvk_tensor_destroy(y);
+    lsvk_tensor_destroy(xa);
+    lsvk_tensor_destroy(ya);
+    free(zeros);
+}
+
 static void test_pipeline_cache(lsvk_context *ctx) {
     char path[] = "/tmp/lsvk-test-cache-XXXXXX";
     FILE *f = NULL;
@@ -307,6 +355,7 @@ int main(void) {
     test_selection(ctx);
     test_tensors(ctx, &rng);
     test_commands(ctx, &rng);
+    test_binding_limit(ctx);
     test_pipeline_cache(ctx);
     test_cross_context(ctx);
     return tu_finish(ctx);

@@ -3,7 +3,8 @@
  * K with and without K % 4, N with and without N % 4, partial tiles, few rows, forced tile shapes,
  * K long enough to split lavapipe's loops, a grid past 65535 row tiles), bad arguments, and a
  * chain of ops recorded into one sequence (linear -> gelu in place -> layernorm -> softmax in
- * place -> linear overwriting the first input) compared with the chained reference. */
+ * place -> linear overwriting the first input) compared with the chained reference; tensors past
+ * the bytes of one binding (LSVK_BINDING_LIMIT) in row bands. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #endif
@@ -118,16 +119,18 @@ static void check_shapes(lsvk_context *ctx) {
     }
 }
 
-static void set_tiles(const char *tiles) {
+static void set_env(const char *name, const char *value) {
 #ifdef _WIN32
-    _putenv_s("LSVK_LINEAR_TILES", tiles ? tiles : "");
+    _putenv_s(name, value ? value : "");
 #else
-    if (tiles)
-        setenv("LSVK_LINEAR_TILES", tiles, 1);
+    if (value)
+        setenv(name, value, 1);
     else
-        unsetenv("LSVK_LINEAR_TILES");
+        unsetenv(name);
 #endif
 }
+
+static void set_tiles(const char *tiles) { set_env("LSVK_LINEAR_TILES", tiles); }
 
 /* Shapes around linear_shuffle.comp's tiles (R*SG or R rows by CN*SG columns, SG 4..16, chunks
  * of 4 floats where K % 4 == 0), with each mode and some odd tile shapes forced. On other devices
@@ -316,6 +319,118 @@ static void check_epilogue(lsvk_context *ctx) {
         }
 }
 
+/* x [..., K] -> y [..., N] under the LSVK_BINDING_LIMIT in force, with x and/or y past it (rows in
+ * bands), w under it. mode 0: lsvk_linear, no bias; 1: lsvk_linear; 2: GELU; 3: residual; 4: both. */
+static void check_band(lsvk_context *ctx, uint32_t rank, const int64_t *xs, int64_t N, int mode) {
+    int64_t K = xs[rank - 1], M = numel_of(rank, xs) / K, ws[2] = {N, K}, ys[3];
+    for (uint32_t i = 0; i < rank; i++) ys[i] = xs[i];
+    ys[rank - 1] = N;
+    float *x = randn((size_t)(M * K), 1.0f), *w = randn((size_t)(N * K), 1.0f / sqrtf((float)K));
+    float *b = randn((size_t)N, 1.0f), *r = randn((size_t)(M * N), 1.0f), *y = malloc((size_t)(M * N) * sizeof *y);
+    double *ref = malloc((size_t)(M * N) * sizeof *ref);
+    lsvk_tensor *tx = tu_tensor(ctx, rank, xs, x), *tw = tu_tensor(ctx, 2, ws, w), *tb = tu_tensor(ctx, 1, &N, b);
+    lsvk_tensor *tr = tu_tensor(ctx, rank, ys, r), *ty = tu_poisoned(ctx, rank, ys);
+    uint32_t flags = mode == 2 || mode == 4 ? LSVK_LINEAR_GELU : 0;
+    bool res = mode >= 3;
+    char what[160];
+    snprintf(what, sizeof what, "bands limit=%s M=%lld N=%lld K=%lld rank=%u mode=%d (x %lld, y %lld bytes)",
+             getenv("LSVK_BINDING_LIMIT"), (long long)M, (long long)N, (long long)K, rank, mode,
+             (long long)(M * K * 4), (long long)(M * N * 4));
+    lsvk_status s = mode < 2 ? lsvk_linear(NULL, tx, tw, mode ? tb : NULL, ty)
+                             : lsvk_linear_ex(NULL, tx, tw, tb, res ? tr : NULL, flags, ty);
+    if (TU_CHECK(s == LSVK_SUCCESS, "%s: %s", what, lsvk_last_error()) &&
+        TU_OK(lsvk_tensor_download(ty, y, (size_t)(M * N) * sizeof *y))) {
+        lsvk_ref_linear(x, w, mode ? b : NULL, M, N, K, ref);
+        for (int64_t i = 0; i < M * N; i++) {
+            if (flags) ref[i] = lsvk_ref_gelu1(ref[i]);
+            if (res) ref[i] += r[i];
+        }
+        double err = tu_rel_err(y, ref, (size_t)(M * N));
+        printf("%s: rel err %.3g\n", what, err);
+        TU_CHECK(err <= TOL, "%s: rel err %g", what, err);
+    }
+    lsvk_tensor *ts[] = {tx, tw, tb, tr, ty};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) lsvk_tensor_destroy(ts[i]);
+    free(x), free(w), free(b), free(r), free(y), free(ref);
+}
+
+/* Tensors past the bytes one binding covers (LSVK_BINDING_LIMIT lowers it): rows in bands of
+ * counts off every tile, x and y past it together or alone, leading dims, each epilogue, both
+ * kernels; one sequence of banded ops reading each other's bands; a row past the limit refused. */
+static void check_bands(lsvk_context *ctx) {
+    static const struct { const char *limit, *tiles; int64_t shapes[4][4]; } sets[] = {
+        /* {B, T, K, N}: w [N, K] stays within the limit */
+        {"4096", NULL, {{1, 1000, 37, 23}, {3, 350, 53, 17}, {1, 1201, 5, 40}, {1, 1300, 60, 3}}},
+        {"20000", "tiled", {{1, 2000, 53, 71}, {2, 1001, 37, 130}, {1, 3000, 96, 50}, {1, 1000, 5, 40}}},
+        {"20000", NULL, {{1, 2000, 53, 71}, {2, 1001, 37, 130}, {1, 3000, 96, 50}, {1, 1000, 5, 40}}},
+        {"65536", NULL, {{1, 3000, 96, 130}, {3, 777, 37, 29}, {1, 2500, 64, 8}, {1, 1000, 5, 40}}},
+    };
+    int mode = 0;
+    for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
+        set_env("LSVK_BINDING_LIMIT", sets[si].limit);
+        set_tiles(sets[si].tiles);
+        for (int i = 0; i < 4; i++) {
+            const int64_t *sh = sets[si].shapes[i];
+            if (sh[0] > 1)
+                check_band(ctx, 3, sh, sh[3], mode++ % 5);
+            else
+                check_band(ctx, 2, sh + 1, sh[3], mode++ % 5);
+        }
+    }
+    set_tiles(NULL);
+
+    /* one sequence at 20000 bytes: h = linear(x) [1500, 50] in bands, y = gelu(h W2^T + b2) + r
+     * reading h's bands, layernorm(y) in place: each band must wait for the bands it reads */
+    set_env("LSVK_BINDING_LIMIT", "20000");
+    {
+        const int64_t R = 1500, D = 37, H = 50, O = 29;
+        int64_t xs[2] = {R, D}, hs[2] = {R, H}, os[2] = {R, O}, w1s[2] = {H, D}, w2s[2] = {O, H};
+        float *x = randn((size_t)(R * D), 1.0f), *w1 = randn((size_t)(H * D), 1.0f / sqrtf((float)D));
+        float *b1 = randn((size_t)H, 0.5f), *w2 = randn((size_t)(O * H), 1.0f / sqrtf((float)H));
+        float *b2 = randn((size_t)O, 0.5f), *r = randn((size_t)(R * O), 1.0f), *lw = randn((size_t)O, 1.0f);
+        float *fh = malloc((size_t)(R * H) * sizeof *fh), *fo = malloc((size_t)(R * O) * sizeof *fo);
+        double *dh = malloc((size_t)(R * H) * sizeof *dh), *dout = malloc((size_t)(R * O) * sizeof *dout);
+        lsvk_tensor *tx = tu_tensor(ctx, 2, xs, x), *tw1 = tu_tensor(ctx, 2, w1s, w1), *tb1 = tu_tensor(ctx, 1, &H, b1);
+        lsvk_tensor *tw2 = tu_tensor(ctx, 2, w2s, w2), *tb2 = tu_tensor(ctx, 1, &O, b2), *tr = tu_tensor(ctx, 2, os, r);
+        lsvk_tensor *tlw = tu_tensor(ctx, 1, &O, lw), *th = tu_poisoned(ctx, 2, hs), *to = tu_poisoned(ctx, 2, os);
+        lsvk_cmd *cmd = NULL;
+        if (TU_OK(lsvk_cmd_create(ctx, 0, &cmd)) && TU_OK(lsvk_linear(cmd, tx, tw1, tb1, th)) &&
+            TU_OK(lsvk_linear_ex(cmd, th, tw2, tb2, tr, LSVK_LINEAR_GELU, to)) &&
+            TU_OK(lsvk_layernorm(cmd, to, tlw, NULL, 0.0f, to)) &&
+            TU_CHECK(lsvk_cmd_dispatch_count(cmd) >= 15 + 15 + 9, "bands: %u dispatches for 39 bands at least",
+                     lsvk_cmd_dispatch_count(cmd)) &&
+            TU_OK(lsvk_cmd_submit(cmd)) &&
+            TU_OK(lsvk_tensor_download(to, fo, (size_t)(R * O) * sizeof *fo))) {
+            lsvk_ref_linear(x, w1, b1, R, H, D, dh);
+            lsvk_ref_to_float(dh, R * H, fh);
+            lsvk_ref_linear(fh, w2, b2, R, O, H, dout);
+            for (int64_t i = 0; i < R * O; i++) dout[i] = lsvk_ref_gelu1(dout[i]) + r[i];
+            float *fy = malloc((size_t)(R * O) * sizeof *fy);
+            lsvk_ref_to_float(dout, R * O, fy);
+            lsvk_ref_layernorm(fy, lw, NULL, R, O, 1e-5, dout);
+            free(fy);
+            double err = tu_rel_err(fo, dout, (size_t)(R * O));
+            printf("bands: one sequence linear -> linear_ex -> layernorm: rel err %.3g\n", err);
+            TU_CHECK(err <= TOL, "bands: one sequence: rel err %g", err);
+        }
+        lsvk_cmd_destroy(cmd);
+        lsvk_tensor *ts[] = {tx, tw1, tb1, tw2, tb2, tr, tlw, th, to};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) lsvk_tensor_destroy(ts[i]);
+        free(x), free(w1), free(b1), free(w2), free(b2), free(r), free(lw), free(fh), free(fo), free(dh), free(dout);
+    }
+
+    /* a row of x (and so w) past the limit: refused, not split */
+    set_env("LSVK_BINDING_LIMIT", "4096");
+    {
+        int64_t xs[2] = {4, 1100}, ws[2] = {2, 1100}, ys[2] = {4, 2};
+        lsvk_tensor *x = tu_tensor(ctx, 2, xs, NULL), *w = tu_tensor(ctx, 2, ws, NULL), *y = tu_tensor(ctx, 2, ys, NULL);
+        TU_STATUS(lsvk_linear(NULL, x, w, NULL, y), LSVK_ERROR_LIMIT_EXCEEDED);
+        TU_STATUS(lsvk_linear_ex(NULL, x, w, NULL, NULL, LSVK_LINEAR_GELU, y), LSVK_ERROR_LIMIT_EXCEEDED);
+        lsvk_tensor_destroy(x), lsvk_tensor_destroy(w), lsvk_tensor_destroy(y);
+    }
+    set_env("LSVK_BINDING_LIMIT", NULL);
+}
+
 int main(void) {
     g_rng = tu_rng_make(tu_seed());
     lsvk_context *ctx = tu_context();
@@ -329,5 +444,6 @@ int main(void) {
     check_shuffle_shapes(ctx);
     check_bad(ctx);
     check_chain(ctx);
+    check_bands(ctx);
     return tu_finish(ctx);
 }

@@ -1,7 +1,8 @@
 /* The 2D long-short layer (lsvk_vision_*): the official implementation's golden file through the
  * layer, then lib/ref on random configurations nobody tuned for (w 5 and 7, 3 heads x 24, batch 3,
  * non-square grids, nglo 0 / 1, rpe on / off, dp_rank 0 / > 0), outputs poisoned first, with both
- * kernel shapes (LSVK_VISION_SHUFFLE); and its argument errors. */
+ * kernel shapes (LSVK_VISION_SHUFFLE); inputs past one binding (LSVK_BINDING_LIMIT: sub-batches,
+ * token bands); and its argument errors. */
 #if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
 #define _POSIX_C_SOURCE 200112L /* setenv */
 #endif
@@ -54,7 +55,9 @@ static lsvk_vision_config cfg(uint32_t H, uint32_t dh, uint32_t nx, uint32_t ny,
     return c;
 }
 
-static void run_case(lsvk_context *ctx, tu_rng *r, lsvk_vision_config c, int B, const char *what) {
+/* want: LSVK_SUCCESS, the output compared with lib/ref; else the status lsvk_vision_forward must return. */
+static void run_case_want(lsvk_context *ctx, tu_rng *r, lsvk_vision_config c, int B, const char *what,
+                          lsvk_status want) {
     params p;
     make_params(r, &c, &p);
     int N0 = (int)(c.nglo + c.nx * c.ny);
@@ -70,7 +73,9 @@ static void run_case(lsvk_context *ctx, tu_rng *r, lsvk_vision_config c, int B, 
             if (p.n[i]) TU_OK(lsvk_vision_layer_set_weight(layer, names[i], p.w[i], p.n[i]));
         int64_t xs[3] = {B, N0, c.dim};
         lsvk_tensor *tx = tu_tensor(ctx, 3, xs, x), *to = tu_poisoned(ctx, 3, xs);
-        if (TU_OK(lsvk_vision_forward(NULL, layer, tx, to))) {
+        if (want != LSVK_SUCCESS)
+            TU_STATUS(lsvk_vision_forward(NULL, layer, tx, to), want);
+        else if (TU_OK(lsvk_vision_forward(NULL, layer, tx, to))) {
             lsvk_tensor_download(to, got, n * sizeof *got);
             double err = tu_rel_err(got, ref, n);
             printf("%-34s B%d %ux%u C%u H%u dh%u w%u r%u g%u rpe%d: err %.3g\n", what, B, c.nx, c.ny, c.dim, c.heads,
@@ -88,6 +93,10 @@ done:
     free(ref);
 }
 
+static void run_case(lsvk_context *ctx, tu_rng *r, lsvk_vision_config c, int B, const char *what) {
+    run_case_want(ctx, r, c, B, what, LSVK_SUCCESS);
+}
+
 /* "0": the tile kernels (the GPU path); "R,RG,KU": the shuffle ones; NULL: the device's choice. */
 static void set_shape(const char *shape) {
 #ifdef _WIN32
@@ -98,6 +107,66 @@ static void set_shape(const char *shape) {
     else
         unsetenv("LSVK_VISION_SHUFFLE");
 #endif
+}
+
+static void set_limit(const char *bytes) {
+#ifdef _WIN32
+    _putenv_s("LSVK_BINDING_LIMIT", bytes ? bytes : "");
+#else
+    if (bytes)
+        setenv("LSVK_BINDING_LIMIT", bytes, 1);
+    else
+        unsetenv("LSVK_BINDING_LIMIT");
+#endif
+}
+
+/* Inputs past the bytes one binding covers (LSVK_BINDING_LIMIT lowers it): sub-batches where one
+ * image's [N0, C] fits; bands of rows of tiles where one image is several times past it (tall
+ * grids: a row of tiles with its window margin must fit); nglo 0 / 1, rpe on / off, dp_rank 0 / > 0,
+ * both kernel families. Weights ([C, C] parts of qkv) stay within the limit. A grid whose row of
+ * tiles with its margin is past the limit is refused. */
+static void run_bands(lsvk_context *ctx, tu_rng *r) {
+    const struct { lsvk_vision_config c; int B; const char *limit, *what; } cases[2][5] = {
+        {{cfg(3, 24, 15, 10, 5, 3, 1, 1), 3, "98304", "sub-batches 2+1"}, /* 43,488 bytes an image */
+         {cfg(3, 24, 10, 15, 5, 4, 0, 1), 3, "49152", "sub-batches 1+1+1"},
+         {cfg(3, 24, 7, 63, 7, 0, 0, 0), 2, "32768", "w7 7x63 window only"}, /* 3.9x the limit */
+         {cfg(3, 24, 10, 60, 5, 4, 1, 1), 2, "32768", "w5 10x60 rpe r4 global"}, /* 5.3x */
+         {cfg(2, 16, 10, 60, 5, 2, 0, 1), 1, "16384", "w5 10x60 dh16 rpe r2"}}, /* 4.7x */
+        {{cfg(3, 24, 15, 10, 5, 3, 1, 1), 3, "98304", "sub-batches 2+1"},
+         {cfg(3, 24, 10, 15, 5, 4, 0, 1), 3, "49152", "sub-batches 1+1+1"},
+         {cfg(3, 24, 7, 63, 7, 2, 1, 0), 2, "32768", "w7 7x63 r2 global"},
+         {cfg(3, 24, 5, 60, 5, 4, 0, 1), 2, "24576", "w5 5x60 rpe r4"}, /* two rows of tiles a band */
+         {cfg(2, 16, 10, 60, 5, 0, 1, 1), 1, "16384", "w5 10x60 dh16 rpe global"}},
+    };
+    for (int tiles = 0; tiles < 2; tiles++) {
+        set_shape(tiles ? "0" : NULL);
+        for (int i = 0; i < 5; i++) {
+            lsvk_vision_config c = cases[tiles][i].c;
+            uint64_t limit = strtoull(cases[tiles][i].limit, NULL, 10);
+            uint64_t bytes = (uint64_t)cases[tiles][i].B * (c.nglo + c.nx * c.ny) * c.dim * 4;
+            char what[80];
+            snprintf(what, sizeof what, "bands%s: %s (limit %s)", tiles ? ", tiles" : "", cases[tiles][i].what,
+                     cases[tiles][i].limit);
+            TU_CHECK(bytes > limit && (uint64_t)c.dim * c.dim * 4 <= limit, "%s: input of %llu bytes not past the "
+                     "limit, or weights past it", what, (unsigned long long)bytes);
+            set_limit(cases[tiles][i].limit);
+            run_case_want(ctx, r, c, cases[tiles][i].B, what, LSVK_SUCCESS);
+            set_limit(NULL);
+        }
+    }
+    /* head dim 13: rows and bands off every vec4 boundary */
+    set_limit("16384");
+    for (int tiles = 0; tiles < 2; tiles++) {
+        set_shape(tiles ? "0" : NULL);
+        run_case(ctx, r, cfg(3, 13, 7, 35, 7, 2, 1, 1), 2, tiles ? "bands, tiles: dh13 w7 7x35" : "bands: dh13 w7 7x35");
+    }
+    set_limit(NULL);
+    set_shape(NULL);
+    /* 21 x 14 at w 7: a row of tiles with its margin is 13 x 21 tokens, 78,624 bytes */
+    set_limit("24576");
+    run_case_want(ctx, r, cfg(3, 24, 21, 14, 7, 2, 1, 1), 1, "bands: row of tiles past the limit",
+                  LSVK_ERROR_LIMIT_EXCEEDED);
+    set_limit(NULL);
 }
 
 static void run_golden(lsvk_context *ctx, const char *shape) {
@@ -243,6 +312,7 @@ int main(void) {
     run_case(ctx, &r, cfg(3, 13, 7, 14, 7, 2, 1, 1), 2, "tiles: dh13 w7 7x14, rpe");
     run_case(ctx, &r, cfg(2, 12, 6, 4, 1, 2, 1, 0), 2, "tiles: w1 6x4");
     set_shape(NULL);
+    run_bands(ctx, &r);
     test_errors(ctx);
     return tu_finish(ctx);
 }

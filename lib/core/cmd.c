@@ -299,10 +299,21 @@ lsvk_status lsvk__cmd_record(lsvk_cmd *c, const lsvk_dispatch *d) {
                               "maxComputeWorkGroupCount[%d] (%u)",
                               d->shader->name, groups[i], i, i, ctx->info.max_workgroup_count[i]);
     }
-    for (uint32_t i = 0; i < d->buffer_count; i++)
-        if (!d->buffers[i] || d->buffers[i]->ctx != ctx)
+    for (uint32_t i = 0; i < d->buffer_count; i++) {
+        const lsvk_tensor *t = d->buffers[i];
+        if (!t || t->ctx != ctx)
             return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT,
                               "dispatch %s: binding %u is NULL or from another context", d->shader->name, i);
+        /* ops split larger tensors before they get here; this guards against one that did not */
+        if (t->bytes > ctx->info.max_storage_buffer_range ||
+            (ctx->info.min_storage_buffer_alignment && t->offset % ctx->info.min_storage_buffer_alignment))
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "dispatch %s: binding %u (%llu bytes at offset %llu) is past the device's "
+                              "maxStorageBufferRange (%llu) or minStorageBufferOffsetAlignment (%llu)",
+                              d->shader->name, i, (unsigned long long)t->bytes, (unsigned long long)t->offset,
+                              (unsigned long long)ctx->info.max_storage_buffer_range,
+                              (unsigned long long)ctx->info.min_storage_buffer_alignment);
+    }
     const lsvk_pipeline *p;
     LSVK_TRY(lsvk__pipeline_get(ctx, d->shader, d->spec, d->spec_count, d->buffer_count, &p));
     LSVK_TRY(begin_if_needed(c));

@@ -241,10 +241,8 @@ lsvk_status lsvk_tensor_create(lsvk_context *ctx, lsvk_dtype dtype, uint32_t ran
     }
     uint64_t bytes = (uint64_t)numel * dtype_size(dtype);
     const lsvk_device_info *di = &ctx->info;
-    if (bytes > di->max_storage_buffer_range)
-        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
-                          "tensor of %llu bytes exceeds the device's maxStorageBufferRange (%llu bytes)",
-                          (unsigned long long)bytes, (unsigned long long)di->max_storage_buffer_range);
+    /* Larger than maxStorageBufferRange is allowed: ops that split their work bind it in parts,
+     * the others refuse it (lsvk__op_check). */
     uint64_t size = align_up(bytes, ctx->alignment);
     if (size > di->max_memory_allocation_size)
         return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,

@@ -7,7 +7,7 @@ LSVK_DECLARE_SHADER(gelu);
 
 lsvk_status lsvk_gelu(lsvk_cmd *cmd, const lsvk_tensor *x, lsvk_tensor *y) {
     static const char *op = "lsvk_gelu";
-    const lsvk__op_arg args[] = {{"x", x, false}, {"y", y, false}};
+    const lsvk__op_arg args[] = {{"x", x, false, false}, {"y", y, false, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 2, &ctx));
     if (!lsvk__same_shape(x, y))

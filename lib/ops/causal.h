@@ -4,7 +4,7 @@
 #ifndef LSVK_OPS_CAUSAL_H
 #define LSVK_OPS_CAUSAL_H
 
-#include "ops/op_util.h"
+#include "ops/views.h"
 
 /* Parameter storage: T_FUSED rows are [Wk; Wv; Wd; Wq], T_FUSED_B [bk; bv; bd; bq]. */
 enum { T_FUSED, T_FUSED_B, T_WO, T_BO, T_WR, T_WRC, T_BRC, T_RB, T_LNW_W, T_LNW_B, T_LND_W, T_LND_B,
@@ -97,26 +97,6 @@ typedef struct lsvk__rows_copy {
 } lsvk__rows_copy;
 lsvk_status lsvk__record_rows_copy(lsvk_cmd *use, const lsvk_tensor *x, lsvk_tensor *y,
                                    const lsvk__rows_copy *p, const char *label);
-
-/* A view of the first `rows` rows of t as [rows, cols] (same buffer and offset). */
-static inline lsvk_tensor lsvk__view_rows(const lsvk_tensor *t, int64_t rows, int64_t cols) {
-    lsvk_tensor v = *t;
-    v.rank = 2;
-    v.shape[0] = rows;
-    v.shape[1] = cols;
-    v.shape[2] = v.shape[3] = 1;
-    v.numel = rows * cols;
-    v.bytes = (uint64_t)v.numel * sizeof(float);
-    return v;
-}
-
-/* A view of the first n values of t as a vector [n]. */
-static inline lsvk_tensor lsvk__view_vec(const lsvk_tensor *t, int64_t n) {
-    lsvk_tensor v = lsvk__view_rows(t, n, 1);
-    v.rank = 1;
-    v.shape[1] = 1;
-    return v;
-}
 
 /* Positions from these inverse frequencies ([dim/2]) instead of the float32 default. */
 lsvk_status lsvk__causal_set_inv_freq(lsvk_causal_layer *l, const float *inv_freq);

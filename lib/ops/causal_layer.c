@@ -255,7 +255,7 @@ lsvk_status lsvk_causal_forward(lsvk_cmd *cmd, lsvk_causal_layer *l, const lsvk_
                                 const lsvk_tensor *h_cache, lsvk_tensor *out) {
     static const char *op = "lsvk_causal_forward";
     if (!l) return lsvk__fail(NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer is NULL", op);
-    const lsvk__op_arg args[] = {{"h", h, false}, {"h_cache", h_cache, false}, {"out", out, false}};
+    const lsvk__op_arg args[] = {{"h", h, false, false}, {"h_cache", h_cache, false, false}, {"out", out, false, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
     if (ctx != l->ctx) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: tensors of another context", op);

@@ -113,11 +113,11 @@ lsvk_status lsvk_attention(lsvk_cmd *cmd, const lsvk_tensor *q, const lsvk_tenso
                            const lsvk_tensor *v, const lsvk_tensor *mask, uint32_t flags,
                            lsvk_tensor *out) {
     static const char *op = "lsvk_attention";
-    const lsvk__op_arg args[] = {{"q", q, false},
-                                 {"k", k, false},
-                                 {"v", v, false},
-                                 {"mask", mask, true},
-                                 {"out", out, false}};
+    const lsvk__op_arg args[] = {{"q", q, false, false},
+                                 {"k", k, false, false},
+                                 {"v", v, false, false},
+                                 {"mask", mask, true, false},
+                                 {"out", out, false, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 5, &ctx));
 

@@ -20,7 +20,7 @@
  *
  * LSVK_LINEAR_TILES overrides the choice (tests and tuning): "tiled" runs linear.comp; "tile,R,CN"
  * or "small,R,CN" set the shape of linear_shuffle.comp where it can run. */
-#include "ops/op_util.h"
+#include "ops/views.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -130,35 +130,12 @@ static shuffle_shape pick_shuffle(const char *env, uint32_t sg, uint64_t M, uint
     return s;
 }
 
-static lsvk_status linear(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
-                          const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags, lsvk_tensor *y) {
-    const lsvk__op_arg args[] = {{"x", x, false}, {"w", w, false}, {"b", b, true}, {"y", y, false},
-                                 {"residual", r, true}};
-    lsvk_context *ctx = NULL;
-    LSVK_TRY(lsvk__op_check(op, cmd, args, 5, &ctx));
-    if (flags & ~(uint32_t)LSVK_LINEAR_GELU)
-        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", op, flags);
-
-    if (w->rank != 2)
-        return lsvk__shape_fail(ctx, op, "x", x, "w", w, "w must be [N, K]");
-    int64_t N = w->shape[0], K = w->shape[1];
-    if (x->shape[x->rank - 1] != K)
-        return lsvk__shape_fail(ctx, op, "x", x, "w", w, "the last dim of x must equal w's K");
-    if (y->rank != x->rank)
-        return lsvk__shape_fail(ctx, op, "x", x, "y", y, "y must have x's leading dims and N last");
-    for (uint32_t i = 0; i + 1 < x->rank; i++)
-        if (y->shape[i] != x->shape[i])
-            return lsvk__shape_fail(ctx, op, "x", x, "y", y, "y must have x's leading dims");
-    if (y->shape[y->rank - 1] != N)
-        return lsvk__shape_fail(ctx, op, "w", w, "y", y, "the last dim of y must equal w's N");
-    if (b && (b->rank != 1 || b->shape[0] != N))
-        return lsvk__shape_fail(ctx, op, "w", w, "b", b, "b must be [N]");
-    if (r && !lsvk__same_shape(r, y))
-        return lsvk__shape_fail(ctx, op, "residual", r, "y", y, "the residual must have y's shape");
-    if (y == x || y == w || y == b || y == r)
-        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: y must not be one of its inputs", op);
-
-    uint64_t M = (uint64_t)(x->numel / K);
+/* Records y = epilogue(x W^T + b) for M rows, row 0 of x at value xoff of its binding, of y and r
+ * at yoff; each tensor within one binding. */
+static lsvk_status record_linear(lsvk_cmd *use, const char *op, const lsvk_tensor *x, uint32_t xoff,
+                                 const lsvk_tensor *w, const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags,
+                                 lsvk_tensor *y, uint32_t yoff, uint64_t M, int64_t N, int64_t K) {
+    lsvk_context *ctx = lsvk__cmd_context(use);
     lsvk_dispatch d = {0};
     d.label = "linear";
     d.buffers[0] = x;
@@ -177,6 +154,7 @@ static lsvk_status linear(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x, c
     uint32_t sg = ctx->info.subgroup_size, rows, cols;
     if (shuffle) {
         s = pick_shuffle(env, sg, M, (uint64_t)N, (uint64_t)K);
+        if (xoff % 4) s.vec = 1; /* vec4 loads need x's rows on vec4 boundaries */
         d.shader = LSVK_SHADER(linear_shuffle);
         d.spec[0] = sg;
         d.spec[1] = s.r;
@@ -237,23 +215,86 @@ static lsvk_status linear(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x, c
         }
         if (piece > chunks) piece = chunks;
     }
-    lsvk_cmd *use;
-    bool immediate;
-    LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
     lsvk_status st = LSVK_SUCCESS;
     uint64_t k0 = 0;
     do {
         uint64_t k1 = chunks - k0 > piece ? k0 + piece : chunks;
         /* the epilogue on the last piece, which sees the whole sum */
         uint32_t epilogue = k1 == chunks ? ((flags & LSVK_LINEAR_GELU) ? 1u : 0u) | (r ? 2u : 0u) : 0u;
-        uint32_t push[8] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u, epilogue,
-                            (uint32_t)k0, (uint32_t)k1, k0 > 0};
+        uint32_t push[10] = {(uint32_t)M, (uint32_t)N, (uint32_t)K, b ? 1u : 0u, epilogue,
+                             (uint32_t)k0, (uint32_t)k1, k0 > 0, xoff, yoff};
         d.push = push;
         d.push_size = sizeof push;
         st = lsvk__cmd_record(use, &d);
         k0 = k1;
     } while (st == LSVK_SUCCESS && k0 < chunks);
-    return lsvk__op_end(use, immediate, st);
+    return st;
+}
+
+
+static lsvk_status linear(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w,
+                          const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags, lsvk_tensor *y) {
+    const lsvk__op_arg args[] = {{"x", x, false, true}, {"w", w, false, false}, {"b", b, true, false},
+                                 {"y", y, false, true}, {"residual", r, true, true}};
+    lsvk_context *ctx = NULL;
+    LSVK_TRY(lsvk__op_check(op, cmd, args, 5, &ctx));
+    if (flags & ~(uint32_t)LSVK_LINEAR_GELU)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: unknown flags 0x%x", op, flags);
+
+    if (w->rank != 2)
+        return lsvk__shape_fail(ctx, op, "x", x, "w", w, "w must be [N, K]");
+    int64_t N = w->shape[0], K = w->shape[1];
+    if (x->shape[x->rank - 1] != K)
+        return lsvk__shape_fail(ctx, op, "x", x, "w", w, "the last dim of x must equal w's K");
+    if (y->rank != x->rank)
+        return lsvk__shape_fail(ctx, op, "x", x, "y", y, "y must have x's leading dims and N last");
+    for (uint32_t i = 0; i + 1 < x->rank; i++)
+        if (y->shape[i] != x->shape[i])
+            return lsvk__shape_fail(ctx, op, "x", x, "y", y, "y must have x's leading dims");
+    if (y->shape[y->rank - 1] != N)
+        return lsvk__shape_fail(ctx, op, "w", w, "y", y, "the last dim of y must equal w's N");
+    if (b && (b->rank != 1 || b->shape[0] != N))
+        return lsvk__shape_fail(ctx, op, "w", w, "b", b, "b must be [N]");
+    if (r && !lsvk__same_shape(r, y))
+        return lsvk__shape_fail(ctx, op, "residual", r, "y", y, "the residual must have y's shape");
+    if (y == x || y == w || y == b || y == r)
+        return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: y must not be one of its inputs", op);
+
+    lsvk_cmd *use;
+    bool immediate;
+    LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
+    return lsvk__op_end(use, immediate, lsvk__record_linear_rows(use, x, 0, w, b, r, flags, y, 0,
+                                                                 (uint64_t)(x->numel / K)));
+}
+
+lsvk_status lsvk__record_linear_rows(lsvk_cmd *use, const lsvk_tensor *x, uint32_t xoff, const lsvk_tensor *w,
+                                    const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags, lsvk_tensor *y,
+                                    uint32_t yoff, uint64_t M) {
+    static const char *op = "linear";
+    lsvk_context *ctx = lsvk__cmd_context(use);
+    int64_t N = w->shape[0], K = w->shape[1];
+    uint64_t limit = lsvk__binding_limit(ctx);
+    if (x->bytes <= limit && y->bytes <= limit && (!r || r->bytes <= limit))
+        return record_linear(use, op, x, xoff, w, b, r, flags, y, yoff, M, N, K);
+    /* rows in bands, each binding within the device's range */
+    for (uint64_t r0 = 0, n; r0 < M; r0 += n) {
+        n = M - r0;
+        uint64_t fx = lsvk__band_fit(ctx, xoff, r0, (uint64_t)K), fy = lsvk__band_fit(ctx, yoff, r0, (uint64_t)N);
+        if (fx < n) n = fx;
+        if (fy < n) n = fy;
+        if (n == 0)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "%s: a row of x (%lld values) or y (%lld) is past what one binding may cover "
+                              "(maxStorageBufferRange %llu bytes)", op, (long long)K, (long long)N,
+                              (unsigned long long)lsvk__binding_limit(ctx));
+        uint32_t xs, ys, rs;
+        lsvk_tensor xv = lsvk__view_span(ctx, x, xoff + r0 * (uint64_t)K, n * (uint64_t)K, &xs);
+        lsvk_tensor yv = lsvk__view_span(ctx, y, yoff + r0 * (uint64_t)N, n * (uint64_t)N, &ys), rv;
+        if (r) rv = lsvk__view_span(ctx, r, yoff + r0 * (uint64_t)N, n * (uint64_t)N, &rs);
+        LSVK_TRY(record_linear(use, op, &xv, (uint32_t)(xoff + r0 * K - xs), w, b, r ? &rv : NULL, flags, &yv,
+                               (uint32_t)(yoff + r0 * N - ys), n, N, K));
+    }
+    return LSVK_SUCCESS;
 }
 
 lsvk_status lsvk_linear(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tensor *w, const lsvk_tensor *b,

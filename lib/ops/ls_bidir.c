@@ -324,7 +324,7 @@ lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *
                             lsvk_tensor *out) {
     static const char *op = "lsvk_ls_forward";
     if (!l) return lsvk__fail(NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer is NULL", op);
-    const lsvk__op_arg args[] = {{"x", x, false}, {"mask", mask, true}, {"out", out, false}};
+    const lsvk__op_arg args[] = {{"x", x, false, false}, {"mask", mask, true, false}, {"out", out, false, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
     if (ctx != l->ctx) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer belongs to another context", op);

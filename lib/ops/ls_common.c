@@ -168,9 +168,10 @@ void lsvk__ls_ws_free(lsvk__ls_ws *ws) {
 lsvk_status lsvk__ls_record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const char *label, lsvk_tensor *t,
                                       const lsvk_tensor *w, const lsvk_tensor *b, uint32_t rows, uint32_t C,
                                       uint32_t skip) {
+    (void)ctx;
+    if (!skip) return lsvk__record_layernorm_rows(use, label, t, w, b, t, rows, C, 3u, 1e-5f);
     lsvk__layernorm_push push = {.rows = rows, .C = C, .flags = 3u, .eps = 1e-5f, .stride = C, .sub = 1,
                                  .skip = skip};
-    (void)ctx;
     return lsvk__record_layernorm(use, t, w, b, t, &push, label);
 }
 
@@ -208,12 +209,15 @@ static lsvk_status record_combine(lsvk_cmd *use, const lsvk_context *ctx, const 
     return lsvk__cmd_record(use, &c);
 }
 
-lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                    const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
-                                    const char *label, const char *combine_label) {
+lsvk_status lsvk__ls_record_project_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                         const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
+                                         const lsvk__ls_band *band, const char *label) {
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx), *sc = ws->t[LSVK__LS_S];
-    struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores; } push = {
-        p->N, p->N0, p->D, p->H, cls, mask != NULL, p->proj_chunk, p->proj_chunks, p->R > 0};
+    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], sc, NULL, NULL, 0, 0, 0, 0, 0, p->proj_chunks, p->N};
+    if (!band) band = &whole;
+    struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores, c0, koff, soff, nend; } push = {
+        p->N, p->N0, p->D, p->H, cls, mask != NULL, p->proj_chunk, p->proj_chunks, p->R > 0,
+        band->c0, band->koff, band->soff, band->nend};
     lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = label};
     if (p->shuffle) {
         d.shader = LSVK_SHADER(ls_project_shuffle);
@@ -225,38 +229,60 @@ lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk
         d.spec[3] = p->proj_tt; d.spec[4] = p->proj_nper;
         d.spec_count = 5;
     }
-    d.buffers[0] = ws->t[LSVK__LS_K]; d.buffers[1] = ws->t[LSVK__LS_V]; d.buffers[2] = sc ? sc : dummy;
+    d.buffers[0] = band->k; d.buffers[1] = band->v; d.buffers[2] = band->s ? band->s : dummy;
     d.buffers[3] = mask ? mask : dummy; d.buffers[4] = ws->t[LSVK__LS_PART];
     d.buffer_count = 5;
     d.write_mask = 1u << 4;
     d.push = &push;
     d.push_size = sizeof push;
-    d.groups[0] = p->proj_chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
-    LSVK_TRY(lsvk__cmd_record(use, &d));
+    d.groups[0] = band->chunks; d.groups[1] = p->B * p->H; d.groups[2] = p->shuffle ? p->proj_groups : 1;
+    return lsvk__cmd_record(use, &d);
+}
 
+lsvk_status lsvk__ls_record_project_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                            const lsvk__ls_ws *ws, const char *label) {
     combine_args ca = {p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
-    return record_combine(use, ctx, combine_label, ws->t[LSVK__LS_PART], ws->t[LSVK__LS_LAND], &ca,
+    return record_combine(use, ctx, label, ws->t[LSVK__LS_PART], ws->t[LSVK__LS_LAND], &ca,
                           p->shuffle ? p->sg : lsvk__ls_wg_limit(ctx, 64), p->DH, 2, lsvk__ls_proj_hdr(p));
 }
 
-lsvk_status lsvk__ls_record_cls(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
-                                const lsvk_tensor *mask, const char *label, const char *combine_label) {
-    lsvk_tensor *att = ws->t[LSVK__LS_ATT];
-    struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; } push = {
-        p->N, p->N0, p->D, p->H, mask != NULL, p->cls_chunks, (float)(1.0 / sqrt((double)p->DH))};
+lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                    const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
+                                    const char *label, const char *combine_label) {
+    LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, ws, mask, cls, NULL, label));
+    return lsvk__ls_record_project_combine(use, ctx, p, ws, combine_label);
+}
+
+lsvk_status lsvk__ls_record_cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                                     const lsvk_tensor *mask, const lsvk__ls_band *band, const char *label) {
+    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], NULL, ws->t[LSVK__LS_Q], ws->t[LSVK__LS_ATT],
+                           0, 0, 0, 0, 0, p->cls_chunks, p->N};
+    if (!band) band = &whole;
+    struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; uint32_t c0, qoff, aoff; } push = {
+        p->N, p->N0, p->D, p->H, mask != NULL, p->cls_chunks, (float)(1.0 / sqrt((double)p->DH)),
+        band->c0, band->qoff, band->aoff};
     lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = label};
     d.spec[0] = lsvk__ls_wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
     d.spec_count = 3;
-    d.buffers[0] = ws->t[LSVK__LS_Q]; d.buffers[1] = ws->t[LSVK__LS_K]; d.buffers[2] = ws->t[LSVK__LS_V];
-    d.buffers[3] = att; d.buffers[4] = mask ? mask : lsvk__dummy_tensor(ctx); d.buffers[5] = ws->t[LSVK__LS_CLS];
+    d.buffers[0] = band->q; d.buffers[1] = band->k; d.buffers[2] = band->v;
+    d.buffers[3] = band->att; d.buffers[4] = mask ? mask : lsvk__dummy_tensor(ctx); d.buffers[5] = ws->t[LSVK__LS_CLS];
     d.buffer_count = 6;
     d.write_mask = 1u << 5;
     d.push = &push;
     d.push_size = sizeof push;
-    d.groups[0] = p->cls_chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
-    LSVK_TRY(lsvk__cmd_record(use, &d));
+    d.groups[0] = band->chunks; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+    return lsvk__cmd_record(use, &d);
+}
 
-    combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, 0, p->N0 * p->D, 0, 0};
-    return record_combine(use, ctx, combine_label, ws->t[LSVK__LS_CLS], att, &ca, lsvk__ls_wg_limit(ctx, 64), p->DH,
-                          1, 2);
+lsvk_status lsvk__ls_record_cls_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                        const lsvk__ls_ws *ws, lsvk_tensor *att, uint32_t aoff, const char *label) {
+    combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, aoff, p->N0 * p->D, 0, 0};
+    return record_combine(use, ctx, label, ws->t[LSVK__LS_CLS], att ? att : ws->t[LSVK__LS_ATT], &ca,
+                          lsvk__ls_wg_limit(ctx, 64), p->DH, 1, 2);
+}
+
+lsvk_status lsvk__ls_record_cls(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                                const lsvk_tensor *mask, const char *label, const char *combine_label) {
+    LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, ws, mask, NULL, label));
+    return lsvk__ls_record_cls_combine(use, ctx, p, ws, NULL, 0, combine_label);
 }

@@ -8,6 +8,7 @@
  * copy the global token's K/V (after LN_full) into entry 0, LN_dp skips it, and the attention
  * kernels treat every entry alike, so the global column needs no code of its own. */
 #include "ops/ls_common.h"
+#include "ops/views.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -184,6 +185,9 @@ typedef struct plan {
     lsvk__ls_plan ls; /* N: the image tokens, nx * ny */
     uint32_t w, s, ntx, nty; /* window, its overhang, tiles per row / column */
     uint32_t attn_blocks;
+    /* past one binding, one image at a time in bands (0: whole tensors): rows of tiles per
+     * attention band, chunks per projection band and per global-token band */
+    uint32_t band_tiles, band_proj, band_cls;
 } plan;
 
 /* Keys of the window union of a block of `rows` queries starting at query `first` of a row of
@@ -244,7 +248,41 @@ static uint64_t tile_loops(const plan *p, uint32_t wg) {
            4ull * p->ls.DH + 64;
 }
 
-static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
+/* Band sizes of a forward whose tensors exceed one binding (B = 1): each band's views, with up
+ * to 256 bytes of alignment slack, within the limit. */
+static lsvk_status plan_bands(const lsvk_context *ctx, plan *p) {
+    static const char *op = "lsvk_vision_forward";
+    uint64_t room = lsvk__binding_limit(ctx) - 256, D = p->ls.D, HR = (uint64_t)p->ls.H * p->ls.R;
+    uint64_t widest = D > HR ? D : HR, nx = p->ntx * p->w;
+    /* attention: g rows of tiles read (g w + 2 s) image rows of keys */
+    uint64_t g = (room / (nx * D * 4) > 2ull * p->s ? room / (nx * D * 4) - 2ull * p->s : 0) / p->w;
+    if (g == 0)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                          "%s: one row of %u x %u tiles with its window margin (%llu bytes of keys) is past what "
+                          "one binding may cover (maxStorageBufferRange %llu bytes)", op, p->ntx, p->w,
+                          (unsigned long long)((p->w + 2ull * p->s) * nx * D * 4),
+                          (unsigned long long)lsvk__binding_limit(ctx));
+    p->band_tiles = (uint32_t)(g < p->nty ? g : p->nty);
+    if (p->ls.M > 0) { /* whole chunks per band; chunks shrink to fit one */
+        uint64_t rows = room / (widest * 4) - 1; /* less the global token's row */
+        if (p->ls.proj_chunk > rows) {
+            p->ls.proj_chunk = (uint32_t)rows;
+            p->ls.proj_chunks = lsvk__div_up(p->ls.N, p->ls.proj_chunk);
+        }
+        p->band_proj = (uint32_t)(rows / p->ls.proj_chunk);
+    }
+    if (p->ls.cls_chunks) {
+        uint64_t rows = room / (D * 4);
+        if (p->ls.cls_ct > rows) {
+            p->ls.cls_ct = (uint32_t)rows;
+            p->ls.cls_chunks = lsvk__div_up(p->ls.N, p->ls.cls_ct);
+        }
+        p->band_cls = (uint32_t)(rows / p->ls.cls_ct);
+    }
+    return LSVK_SUCCESS;
+}
+
+static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, bool banded, plan *p) {
     static const char *op = "lsvk_vision_forward";
     const lsvk_context *ctx = l->ctx;
     const lsvk_vision_config *c = &l->cfg;
@@ -283,6 +321,7 @@ static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
     }
     p->attn_blocks = lsvk__div_up((uint64_t)p->ntx * p->w * p->w, rows);
     if (c->nglo) lsvk__ls_plan_cls(&p->ls);
+    if (banded) LSVK_TRY(plan_bands(ctx, p));
     uint32_t BH = B * p->ls.H;
     if (BH > ctx->info.max_workgroup_count[1] ||
         (uint64_t)p->attn_blocks * p->nty > ctx->info.max_workgroup_count[0] ||
@@ -297,25 +336,61 @@ static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, plan *p) {
 
 /* ------------------------------------------------------------ recording */
 
-/* [global ; dp_rank projected] K/V entries: split softmax over the image tokens, combine, LN_dp
- * on the projected ones. */
+/* Views of rows [r0, r1) of the workspace tensors K, V (and S) as one band of a projection or
+ * global-token pass, with the offsets that make the shaders' absolute indices land in them. */
+static void band_views(const lsvk_context *ctx, const lsvk__ls_ws *ws, const plan *p, uint64_t r0, uint64_t r1,
+                       lsvk_tensor v[3], lsvk__ls_band *band) {
+    uint64_t D = p->ls.D, HR = (uint64_t)p->ls.H * p->ls.R;
+    uint32_t start;
+    v[0] = lsvk__view_span(ctx, ws->t[LSVK__LS_K], r0 * D, (r1 - r0) * D, &start);
+    v[1] = lsvk__view_span(ctx, ws->t[LSVK__LS_V], r0 * D, (r1 - r0) * D, &start);
+    band->k = &v[0];
+    band->v = &v[1];
+    band->koff = 0u - start;
+    if (ws->t[LSVK__LS_S]) {
+        v[2] = lsvk__view_span(ctx, ws->t[LSVK__LS_S], r0 * HR, (r1 - r0) * HR, &start);
+        band->s = &v[2];
+        band->soff = 0u - start;
+    }
+}
+
+/* [global ; dp_rank projected] K/V entries: split softmax over the image tokens (in bands of
+ * chunks past one binding), combine, LN_dp on the projected ones. */
 static lsvk_status record_landmarks(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
     lsvk_context *ctx = l->ctx;
-    LSVK_TRY(lsvk__ls_record_project(use, ctx, &p->ls, &l->ws, NULL, l->cfg.nglo, "vision.project",
-                                     "vision.project_combine"));
+    if (!p->band_proj) {
+        LSVK_TRY(lsvk__ls_record_project(use, ctx, &p->ls, &l->ws, NULL, l->cfg.nglo, "vision.project",
+                                         "vision.project_combine"));
+    } else {
+        uint32_t nglo = l->cfg.nglo, chunk = p->ls.proj_chunk;
+        for (uint32_t c0 = 0; c0 < p->ls.proj_chunks; c0 += p->band_proj) {
+            uint32_t c1 = c0 + p->band_proj < p->ls.proj_chunks ? c0 + p->band_proj : p->ls.proj_chunks;
+            uint32_t t1 = c1 * chunk < p->ls.N ? c1 * chunk : p->ls.N;
+            lsvk_tensor v[3];
+            lsvk__ls_band band = {.c0 = c0, .chunks = c1 - c0, .nend = t1};
+            /* the first band also holds the global token's row, which chunk 0 copies */
+            band_views(ctx, &l->ws, p, c0 ? nglo + (uint64_t)c0 * chunk : 0, nglo + (uint64_t)t1, v, &band);
+            LSVK_TRY(lsvk__ls_record_project_part(use, ctx, &p->ls, &l->ws, NULL, nglo, &band, "vision.project"));
+        }
+        LSVK_TRY(lsvk__ls_record_project_combine(use, ctx, &p->ls, &l->ws, "vision.project_combine"));
+    }
     if (p->ls.R == 0) return LSVK_SUCCESS; /* the global entry alone */
     /* rows (kv, b, j); j = 0 is the global entry when nglo = 1, left as it is */
     return lsvk__ls_record_layernorm(use, ctx, "vision.dual_ln_dp", l->ws.t[LSVK__LS_LAND], l->param[P_LND_W][0],
                                      l->param[P_LND_B][0], 2 * p->ls.B * p->ls.M, p->ls.D, l->cfg.nglo ? p->ls.M : 0);
 }
 
-static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
+/* The image tokens' attention for rows of tiles [gy0, gy1), reading Q, K, V and writing ATT
+ * through the given bindings at the given offsets. */
+static lsvk_status record_attention_rows(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p, uint32_t gy0,
+                                         uint32_t gy1, const lsvk_tensor *q, const lsvk_tensor *k,
+                                         const lsvk_tensor *v, lsvk_tensor *att, uint32_t qoff, uint32_t koff) {
     lsvk_context *ctx = l->ctx;
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     const lsvk_vision_config *c = &l->cfg;
-    struct { uint32_t B, N0, D, H, nx, ny, w, s, wp, M, nglo, rpe, blocks; float scale; } push = {
-        p->ls.B, p->ls.N0, p->ls.D, p->ls.H, c->nx, c->ny, p->w, p->s, p->w / 2, p->ls.M, c->nglo, (uint32_t)c->rpe,
-        p->attn_blocks, (float)(1.0 / sqrt((double)p->ls.DH))};
+    struct { uint32_t B, N0, D, H, nx, ny, w, s, wp, M, nglo, rpe, blocks; float scale; uint32_t gy0, qoff, koff; }
+    push = {p->ls.B, p->ls.N0, p->ls.D, p->ls.H, c->nx, c->ny, p->w, p->s, p->w / 2, p->ls.M, c->nglo,
+            (uint32_t)c->rpe, p->attn_blocks, (float)(1.0 / sqrt((double)p->ls.DH)), gy0, qoff, koff};
     lsvk_dispatch d = {.shader = LSVK_SHADER(vision_window_attn), .label = "vision.attention"};
     d.spec[0] = p->ls.attn_wg; d.spec[1] = p->ls.DH; d.spec[2] = p->ls.attn_kt;
     d.spec_count = 3;
@@ -325,44 +400,104 @@ static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const p
         d.spec_count = 4;
         push.scale = (float)(1.4426950408889634 / sqrt((double)p->ls.DH));
     }
-    d.buffers[0] = l->ws.t[LSVK__LS_Q]; d.buffers[1] = l->ws.t[LSVK__LS_K]; d.buffers[2] = l->ws.t[LSVK__LS_V];
+    d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v;
     d.buffers[3] = l->ws.t[LSVK__LS_LAND] ? l->ws.t[LSVK__LS_LAND] : dummy;
     d.buffers[4] = c->rpe ? l->param[P_RPE][0] : dummy;
-    d.buffers[5] = l->ws.t[LSVK__LS_ATT];
+    d.buffers[5] = att;
     d.buffer_count = 6;
     d.write_mask = 1u << 5;
     d.push = &push;
     d.push_size = sizeof push;
-    d.groups[0] = p->attn_blocks * p->nty; d.groups[1] = p->ls.B * p->ls.H; d.groups[2] = 1;
+    d.groups[0] = p->attn_blocks * (gy1 - gy0); d.groups[1] = p->ls.B * p->ls.H; d.groups[2] = 1;
     return lsvk__cmd_record(use, &d);
 }
 
-static lsvk_status record(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p, const lsvk_tensor *x,
-                          lsvk_tensor *out) {
+static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
+    lsvk_tensor *const *t = l->ws.t;
+    if (!p->band_tiles)
+        return record_attention_rows(use, l, p, 0, p->nty, t[LSVK__LS_Q], t[LSVK__LS_K], t[LSVK__LS_V],
+                                     t[LSVK__LS_ATT], 0, 0);
+    uint64_t D = p->ls.D, nx = l->cfg.nx, nglo = l->cfg.nglo;
+    for (uint32_t gy0 = 0; gy0 < p->nty; gy0 += p->band_tiles) {
+        uint32_t gy1 = gy0 + p->band_tiles < p->nty ? gy0 + p->band_tiles : p->nty;
+        /* queries: the band's image rows; keys: those plus the window margin, inside the image */
+        uint64_t q0 = nglo + (uint64_t)gy0 * p->w * nx, q1 = nglo + (uint64_t)gy1 * p->w * nx;
+        uint64_t y0 = (uint64_t)gy0 * p->w > p->s ? (uint64_t)gy0 * p->w - p->s : 0;
+        uint64_t y1 = (uint64_t)gy1 * p->w + p->s < l->cfg.ny ? (uint64_t)gy1 * p->w + p->s : l->cfg.ny;
+        uint32_t qs, ks;
+        lsvk_tensor qv = lsvk__view_span(l->ctx, t[LSVK__LS_Q], q0 * D, (q1 - q0) * D, &qs);
+        lsvk_tensor av = lsvk__view_span(l->ctx, t[LSVK__LS_ATT], q0 * D, (q1 - q0) * D, &qs);
+        lsvk_tensor kv = lsvk__view_span(l->ctx, t[LSVK__LS_K], (nglo + y0 * nx) * D, (y1 - y0) * nx * D, &ks);
+        lsvk_tensor vv = lsvk__view_span(l->ctx, t[LSVK__LS_V], (nglo + y0 * nx) * D, (y1 - y0) * nx * D, &ks);
+        LSVK_TRY(record_attention_rows(use, l, p, gy0, gy1, &qv, &kv, &vv, &av, 0u - qs, 0u - ks));
+    }
+    return LSVK_SUCCESS;
+}
+
+/* The global token: [q_g.k_g ; q_g.out[n]] softmax, over [v_g ; out[n]], into attention row 0 (in
+ * bands of chunks past one binding). */
+static lsvk_status record_global(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
+    lsvk_context *ctx = l->ctx;
+    if (!p->band_cls)
+        return lsvk__ls_record_cls(use, ctx, &p->ls, &l->ws, NULL, "vision.global", "vision.global_combine");
+    lsvk_tensor *const *t = l->ws.t;
+    uint64_t D = p->ls.D, ct = p->ls.cls_ct;
+    uint32_t s0;
+    lsvk_tensor q = lsvk__view_span(ctx, t[LSVK__LS_Q], 0, D, &s0), k = lsvk__view_span(ctx, t[LSVK__LS_K], 0, D, &s0);
+    lsvk_tensor v = lsvk__view_span(ctx, t[LSVK__LS_V], 0, D, &s0);
+    for (uint32_t c0 = 0; c0 < p->ls.cls_chunks; c0 += p->band_cls) {
+        uint32_t c1 = c0 + p->band_cls < p->ls.cls_chunks ? c0 + p->band_cls : p->ls.cls_chunks;
+        uint64_t n1 = c1 * ct < p->ls.N ? c1 * ct : p->ls.N;
+        uint32_t as;
+        lsvk_tensor att = lsvk__view_span(ctx, t[LSVK__LS_ATT], (1 + c0 * ct) * D, (n1 - c0 * ct) * D, &as);
+        lsvk__ls_band band = {.k = &k, .v = &v, .q = &q, .att = &att, .qoff = 0, .aoff = 0u - as,
+                              .c0 = c0, .chunks = c1 - c0, .nend = (uint32_t)n1};
+        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, &p->ls, &l->ws, NULL, &band, "vision.global"));
+    }
+    lsvk_tensor row0 = lsvk__view_span(ctx, t[LSVK__LS_ATT], 0, D, &s0);
+    return lsvk__ls_record_cls_combine(use, ctx, &p->ls, &l->ws, &row0, 0, "vision.global_combine");
+}
+
+/* The layer over p->ls.B images: rows of x from value xoff of its binding, of out from ooff. */
+static lsvk_status record(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p, const lsvk_tensor *x, uint32_t xoff,
+                          lsvk_tensor *out, uint32_t ooff) {
     lsvk_context *ctx = l->ctx;
     lsvk_tensor *(*w)[3] = l->param;
     bool qb = l->cfg.qkv_bias != 0;
+    uint64_t rows = (uint64_t)p->ls.B * p->ls.N0;
     /* 1. q, k, v (three [C,C] parts of qkv) and the projection scores; LN_full on k and v */
     for (int i = 0; i < 3; i++)
-        LSVK_TRY(lsvk_linear(use, x, w[P_QKV_W][i], qb ? w[P_QKV_B][i] : NULL, l->ws.t[LSVK__LS_Q + i]));
-    if (p->ls.R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_DP_W][0], w[P_DP_B][0], l->ws.t[LSVK__LS_S]));
+        LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_QKV_W][i], qb ? w[P_QKV_B][i] : NULL, NULL, 0,
+                                          l->ws.t[LSVK__LS_Q + i], 0, rows));
+    if (p->ls.R > 0)
+        LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_DP_W][0], w[P_DP_B][0], NULL, 0, l->ws.t[LSVK__LS_S], 0,
+                                          rows));
     for (int i = 0; i < 2; i++)
         LSVK_TRY(lsvk__ls_record_layernorm(use, ctx, i ? "vision.dual_ln_full.v" : "vision.dual_ln_full.k",
                                            l->ws.t[i ? LSVK__LS_V : LSVK__LS_K], w[P_LNF_W][0], w[P_LNF_B][0],
-                                           p->ls.B * p->ls.N0, p->ls.D, 0));
+                                           (uint32_t)rows, p->ls.D, 0));
     /* 2. [global ; projected] entries, 3. image tokens, 4. global token, 5. proj */
     if (p->ls.M > 0) LSVK_TRY(record_landmarks(use, l, p));
     LSVK_TRY(record_attention(use, l, p));
-    /* the global token: [q_g.k_g ; q_g.out[n]] softmax, over [v_g ; out[n]], into attention row 0 */
-    if (l->cfg.nglo)
-        LSVK_TRY(lsvk__ls_record_cls(use, ctx, &p->ls, &l->ws, NULL, "vision.global", "vision.global_combine"));
-    return lsvk_linear(use, l->ws.t[LSVK__LS_ATT], w[P_PROJ_W][0], w[P_PROJ_B][0], out);
+    if (l->cfg.nglo) LSVK_TRY(record_global(use, l, p));
+    return lsvk__record_linear_rows(use, l->ws.t[LSVK__LS_ATT], 0, w[P_PROJ_W][0], w[P_PROJ_B][0], NULL, 0, out, ooff,
+                                    rows);
+}
+
+/* Images per sub-batch: all of them where every tensor fits one binding; else as many as fit
+ * (each forward on views of x and out), or one at a time in bands (0 returned). */
+static uint32_t images_per_pass(const lsvk_vision_layer *l, uint32_t B) {
+    const lsvk_vision_config *c = &l->cfg;
+    uint64_t HR = (uint64_t)c->heads * c->dp_rank, widest = HR > c->dim ? HR : c->dim;
+    uint64_t per = ((uint64_t)c->nglo + (uint64_t)c->nx * c->ny) * widest * sizeof(float) + 256;
+    uint64_t fit = lsvk__binding_limit(l->ctx) / per;
+    return (uint32_t)(fit < B ? fit : B);
 }
 
 lsvk_status lsvk_vision_forward(lsvk_cmd *cmd, lsvk_vision_layer *l, const lsvk_tensor *x, lsvk_tensor *out) {
     static const char *op = "lsvk_vision_forward";
     if (!l) return lsvk__fail(NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer is NULL", op);
-    const lsvk__op_arg args[] = {{"x", x, false}, {"out", out, false}};
+    const lsvk__op_arg args[] = {{"x", x, false, true}, {"out", out, false, true}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 2, &ctx));
     if (ctx != l->ctx) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer belongs to another context", op);
@@ -383,11 +518,22 @@ lsvk_status lsvk_vision_forward(lsvk_cmd *cmd, lsvk_vision_layer *l, const lsvk_
     for (int p = 0; p < P_COUNT; p++)
         if (param_used(c, p) && !l->set[p])
             return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
-    plan p;
-    LSVK_TRY(make_plan(l, (uint32_t)x->shape[0], &p));
-    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p.ls));
+    uint32_t B = (uint32_t)x->shape[0], per = images_per_pass(l, B), step = per ? per : 1;
+    plan p, last;
+    LSVK_TRY(make_plan(l, step, per == 0, &p));
+    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p.ls)); /* sized for `step` images, reused by every pass */
+    if (B % step) LSVK_TRY(make_plan(l, B % step, per == 0, &last));
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, record(use, l, &p, x, out));
+    if (step == B) return lsvk__op_end(use, immediate, record(use, l, &p, x, 0, out, 0));
+    lsvk_status st = LSVK_SUCCESS;
+    for (uint32_t b0 = 0; st == LSVK_SUCCESS && b0 < B; b0 += step) {
+        const plan *pp = B - b0 < step ? &last : &p;
+        uint64_t first = (uint64_t)b0 * N0 * c->dim, n = (uint64_t)pp->ls.B * N0 * c->dim;
+        uint32_t xs, os;
+        lsvk_tensor xv = lsvk__view_span(ctx, x, first, n, &xs), ov = lsvk__view_span(ctx, out, first, n, &os);
+        st = record(use, l, pp, &xv, (uint32_t)(first - xs), &ov, (uint32_t)(first - os));
+    }
+    return lsvk__op_end(use, immediate, st);
 }

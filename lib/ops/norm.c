@@ -3,7 +3,7 @@
  * invocation per row) on CPU drivers, where each level of a tree reduction costs lavapipe a pass
  * over the workgroup: there 4096 rows of 128 take about a fifth of the time. LSVK_LAYERNORM
  * overrides the choice (tests and tuning): "tree" or "rows". */
-#include "ops/op_util.h"
+#include "ops/views.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +54,7 @@ lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tenso
                            const lsvk_tensor *bias, float eps, lsvk_tensor *y) {
     static const char *op = "lsvk_layernorm";
     const lsvk__op_arg args[] = {
-        {"x", x, false}, {"weight", weight, true}, {"bias", bias, true}, {"y", y, false}};
+        {"x", x, false, true}, {"weight", weight, true, false}, {"bias", bias, true, false}, {"y", y, false, true}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 4, &ctx));
 
@@ -69,12 +69,42 @@ lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tenso
         return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: y must not be weight or bias", op);
     if (!(eps > 0.0f)) eps = 1e-5f; /* also NaN */
 
-    uint64_t rows = (uint64_t)(x->numel / C);
-    lsvk__layernorm_push push = {.rows = (uint32_t)rows, .C = (uint32_t)C,
-                                 .flags = (weight ? 1u : 0u) | (bias ? 2u : 0u), .eps = eps,
-                                 .stride = (uint32_t)C, .sub = 1};
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, lsvk__record_layernorm(use, x, weight, bias, y, &push, "layernorm"));
+    uint32_t flags = (weight ? 1u : 0u) | (bias ? 2u : 0u);
+    return lsvk__op_end(use, immediate,
+                        lsvk__record_layernorm_rows(use, "layernorm", x, weight, bias, y, (uint64_t)(x->numel / C),
+                                                    (uint32_t)C, flags, eps));
+}
+
+lsvk_status lsvk__record_layernorm_rows(lsvk_cmd *use, const char *label, const lsvk_tensor *x,
+                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t rows,
+                                        uint32_t C, uint32_t flags, float eps) {
+    lsvk_context *ctx = lsvk__cmd_context(use);
+    lsvk__layernorm_push push = {.rows = (uint32_t)rows, .C = C, .flags = flags, .eps = eps, .stride = C, .sub = 1};
+    uint64_t limit = lsvk__binding_limit(ctx);
+    if ((uint64_t)rows * C * sizeof(float) <= limit && x->bytes <= limit && y->bytes <= limit)
+        return lsvk__record_layernorm(use, x, w, b, y, &push, label);
+    /* rows in bands, each binding within the device's range */
+    for (uint64_t r0 = 0, n; r0 < rows; r0 += n) {
+        uint64_t fit = lsvk__band_fit(ctx, 0, r0, C); /* x and y alike: same layout, aligned starts */
+        n = rows - r0 < fit ? rows - r0 : fit;
+        if (n == 0)
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: a row of %u values is past what one binding may "
+                              "cover (maxStorageBufferRange %llu bytes)", label, C,
+                              (unsigned long long)lsvk__binding_limit(ctx));
+        uint32_t xs, ys;
+        lsvk_tensor xv = lsvk__view_span(ctx, x, r0 * C, n * C, &xs), yv = lsvk__view_span(ctx, y, r0 * C, n * C, &ys);
+        push.rows = (uint32_t)n;
+        push.offset = (uint32_t)(r0 * C - xs);
+        if (x != y) { /* y's layout of its own (flags bit 2), one group of all rows */
+            push.flags = flags | 4u;
+            push.per = (uint32_t)n;
+            push.ystride = C;
+            push.yoffset = (uint32_t)(r0 * C - ys);
+        }
+        LSVK_TRY(lsvk__record_layernorm(use, &xv, w, b, x == y ? &xv : &yv, &push, label));
+    }
+    return LSVK_SUCCESS;
 }

@@ -22,14 +22,28 @@ static inline const char *lsvk__shape_str(const lsvk_tensor *t, char *buf, size_
     return buf;
 }
 
+/* Bytes one binding may cover: maxStorageBufferRange, or less where LSVK_BINDING_LIMIT (bytes, at
+ * least 4096) says so, for tests that reach the splitting paths at small sizes. */
+static inline uint64_t lsvk__binding_limit(const lsvk_context *ctx) {
+    uint64_t b = ctx->info.max_storage_buffer_range;
+    const char *env = getenv("LSVK_BINDING_LIMIT");
+    if (env) {
+        uint64_t v = strtoull(env, NULL, 10);
+        if (v >= 4096 && v < b) b = v;
+    }
+    return b;
+}
+
 typedef struct lsvk__op_arg {
     const char *name;        /* as the API names it: "x", "weight" ... */
     const lsvk_tensor *t;
     bool optional;           /* NULL allowed */
+    bool splits;             /* the op binds it in parts, so it may exceed one binding */
 } lsvk__op_arg;
 
 /* Checks an op's tensors: required ones non-NULL, all from one context (the sequence's when cmd is
- * given), all F32, all addressable with 32-bit indices. Sets *ctx_out. */
+ * given), all F32, all addressable with 32-bit indices, each within one binding unless the op
+ * splits it. Sets *ctx_out. */
 static inline lsvk_status lsvk__op_check(const char *op, lsvk_cmd *cmd, const lsvk__op_arg *args,
                                          uint32_t n, lsvk_context **ctx_out) {
     lsvk_context *ctx = cmd ? lsvk__cmd_context(cmd) : NULL;
@@ -47,6 +61,12 @@ static inline lsvk_status lsvk__op_check(const char *op, lsvk_cmd *cmd, const ls
         if (t->dtype != LSVK_F32)
             return lsvk__fail(ctx, LSVK_ERROR_UNSUPPORTED, "%s: %s has dtype %d; only F32 is supported",
                               op, args[i].name, (int)t->dtype);
+        if (!args[i].splits && t->bytes > lsvk__binding_limit(ctx))
+            return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                              "%s: %s is %llu bytes, past what one binding may cover on this device "
+                              "(maxStorageBufferRange %llu bytes), and this op does not split it",
+                              op, args[i].name, (unsigned long long)t->bytes,
+                              (unsigned long long)lsvk__binding_limit(ctx));
         if (t->numel > (int64_t)UINT32_MAX)
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
                               "%s: %s has %lld elements, past the 32-bit indexing of the shaders", op,
@@ -114,6 +134,18 @@ typedef struct lsvk__layernorm_push {
 lsvk_status lsvk__record_layernorm(lsvk_cmd *use, const lsvk_tensor *x, const lsvk_tensor *w,
                                    const lsvk_tensor *b, lsvk_tensor *y, const lsvk__layernorm_push *p,
                                    const char *label);
+
+/* y = epilogue(x W^T + b) (flags: LSVK_LINEAR_GELU; r: residual or NULL) over M rows, row 0 of x
+ * at value xoff of its binding, of y and r at yoff: in bands where they exceed one binding. */
+lsvk_status lsvk__record_linear_rows(lsvk_cmd *use, const lsvk_tensor *x, uint32_t xoff, const lsvk_tensor *w,
+                                    const lsvk_tensor *b, const lsvk_tensor *r, uint32_t flags, lsvk_tensor *y,
+                                    uint32_t yoff, uint64_t M);
+
+/* LayerNorm (flags: bit 0 weight, bit 1 bias) over `rows` contiguous rows of C values of x into y
+ * (y may be x), in bands where they exceed one binding. */
+lsvk_status lsvk__record_layernorm_rows(lsvk_cmd *use, const char *label, const lsvk_tensor *x,
+                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t rows,
+                                        uint32_t C, uint32_t flags, float eps);
 
 /* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total, its
  * guard against endless shaders, silently. Ops whose loops would run longer there must split the

@@ -5,7 +5,7 @@ LSVK_DECLARE_SHADER(softmax);
 
 static lsvk_status softmax(const char *op, lsvk_cmd *cmd, const lsvk_tensor *x,
                            const lsvk_tensor *mask, uint32_t log_out, lsvk_tensor *y) {
-    const lsvk__op_arg args[] = {{"x", x, false}, {"mask", mask, true}, {"y", y, false}};
+    const lsvk__op_arg args[] = {{"x", x, false, false}, {"mask", mask, true, false}, {"y", y, false, false}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
 
