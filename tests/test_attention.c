@@ -4,9 +4,6 @@
  * types (and odd ones) forced with LSVK_ATTENTION_TILES, a long causal sequence checked on sampled
  * rows, several dispatches in one command sequence, the golden files of the official set, and bad
  * arguments. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200112L /* setenv */
-#endif
 #include "testutil.h"
 #include "core/internal.h" /* lsvk__cmd_barrier_count */
 #include "ref/ref_attention.h"
@@ -59,14 +56,7 @@ static void ref_row(int H, int N, int dh, const float *q, const float *k, const 
 /* Forces the shape: "BQ,T,BK" (attention.comp) or "shuffle,R" (attention_shuffle.comp); NULL:
  * the library's choice for the device. */
 static void set_tiles(const char *tiles) {
-#ifdef _WIN32
-    _putenv_s("LSVK_ATTENTION_TILES", tiles ? tiles : "");
-#else
-    if (tiles)
-        setenv("LSVK_ATTENTION_TILES", tiles, 1);
-    else
-        unsetenv("LSVK_ATTENTION_TILES");
-#endif
+    tu_setenv("LSVK_ATTENTION_TILES", tiles);
 }
 
 enum {

@@ -251,17 +251,6 @@ static void test_commands(lsvk_context *ctx, tu_rng *rng) {
     lsvk_tensor_destroy(z);
 }
 
-static void set_env(const char *name, const char *value) {
-#ifdef _WIN32
-    _putenv_s(name, value ? value : "");
-#else
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-#endif
-}
-
 /* LSVK_BINDING_LIMIT lowers the bytes one binding may cover: an op that does not split its
  * tensors (gelu) refuses one past it, in a sequence too, naming the limit; one at the limit runs. */
 static void test_binding_limit(lsvk_context *ctx) {
@@ -270,7 +259,7 @@ static void test_binding_limit(lsvk_context *ctx) {
     lsvk_tensor *x = tu_tensor(ctx, 1, &n, zeros), *y = tu_tensor(ctx, 1, &n, NULL);
     lsvk_tensor *xa = tu_tensor(ctx, 1, &at, zeros), *ya = tu_tensor(ctx, 1, &at, NULL);
     lsvk_cmd *cmd = NULL;
-    set_env("LSVK_BINDING_LIMIT", "65536");
+    tu_setenv("LSVK_BINDING_LIMIT", "65536");
     TU_STATUS(lsvk_gelu(NULL, x, y), LSVK_ERROR_LIMIT_EXCEEDED);
     TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "msg: %s", lsvk_context_error(ctx));
     TU_STATUS(lsvk_gelu(NULL, xa, y), LSVK_ERROR_LIMIT_EXCEEDED); /* y alone past it */
@@ -282,7 +271,7 @@ static void test_binding_limit(lsvk_context *ctx) {
     }
     lsvk_cmd_destroy(cmd);
     TU_OK(lsvk_gelu(NULL, xa, ya));
-    set_env("LSVK_BINDING_LIMIT", NULL);
+    tu_setenv("LSVK_BINDING_LIMIT", NULL);
     TU_OK(lsvk_gelu(NULL, x, y)); /* read at every call */
     zeros[at - 1] = 1;
     TU_OK(lsvk_tensor_download(ya, zeros, (size_t)at * sizeof *zeros));

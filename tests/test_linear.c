@@ -5,9 +5,6 @@
  * chain of ops recorded into one sequence (linear -> gelu in place -> layernorm -> softmax in
  * place -> linear overwriting the first input) compared with the chained reference; tensors past
  * the bytes of one binding (LSVK_BINDING_LIMIT) in row bands. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200112L /* setenv */
-#endif
 #include "testutil.h"
 #include "ref/ref.h"
 
@@ -119,18 +116,7 @@ static void check_shapes(lsvk_context *ctx) {
     }
 }
 
-static void set_env(const char *name, const char *value) {
-#ifdef _WIN32
-    _putenv_s(name, value ? value : "");
-#else
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-#endif
-}
-
-static void set_tiles(const char *tiles) { set_env("LSVK_LINEAR_TILES", tiles); }
+static void set_tiles(const char *tiles) { tu_setenv("LSVK_LINEAR_TILES", tiles); }
 
 /* Shapes around linear_shuffle.comp's tiles (R*SG or R rows by CN*SG columns, SG 4..16, chunks
  * of 4 floats where K % 4 == 0), with each mode and some odd tile shapes forced. On other devices
@@ -367,7 +353,7 @@ static void check_bands(lsvk_context *ctx) {
     };
     int mode = 0;
     for (size_t si = 0; si < sizeof sets / sizeof sets[0]; si++) {
-        set_env("LSVK_BINDING_LIMIT", sets[si].limit);
+        tu_setenv("LSVK_BINDING_LIMIT", sets[si].limit);
         set_tiles(sets[si].tiles);
         for (int i = 0; i < 4; i++) {
             const int64_t *sh = sets[si].shapes[i];
@@ -381,7 +367,7 @@ static void check_bands(lsvk_context *ctx) {
 
     /* one sequence at 20000 bytes: h = linear(x) [1500, 50] in bands, y = gelu(h W2^T + b2) + r
      * reading h's bands, layernorm(y) in place: each band must wait for the bands it reads */
-    set_env("LSVK_BINDING_LIMIT", "20000");
+    tu_setenv("LSVK_BINDING_LIMIT", "20000");
     {
         const int64_t R = 1500, D = 37, H = 50, O = 29;
         int64_t xs[2] = {R, D}, hs[2] = {R, H}, os[2] = {R, O}, w1s[2] = {H, D}, w2s[2] = {O, H};
@@ -420,7 +406,7 @@ static void check_bands(lsvk_context *ctx) {
     }
 
     /* a row of x (and so w) past the limit: refused, not split */
-    set_env("LSVK_BINDING_LIMIT", "4096");
+    tu_setenv("LSVK_BINDING_LIMIT", "4096");
     {
         int64_t xs[2] = {4, 1100}, ws[2] = {2, 1100}, ys[2] = {4, 2};
         lsvk_tensor *x = tu_tensor(ctx, 2, xs, NULL), *w = tu_tensor(ctx, 2, ws, NULL), *y = tu_tensor(ctx, 2, ys, NULL);
@@ -428,7 +414,7 @@ static void check_bands(lsvk_context *ctx) {
         TU_STATUS(lsvk_linear_ex(NULL, x, w, NULL, NULL, LSVK_LINEAR_GELU, y), LSVK_ERROR_LIMIT_EXCEEDED);
         lsvk_tensor_destroy(x), lsvk_tensor_destroy(w), lsvk_tensor_destroy(y);
     }
-    set_env("LSVK_BINDING_LIMIT", NULL);
+    tu_setenv("LSVK_BINDING_LIMIT", NULL);
 }
 
 int main(void) {

@@ -1,9 +1,6 @@
 /* The bidirectional long-short layer against lib/ref on random configurations and inputs nobody
  * tuned for, outputs poisoned first, with both kernel shapes (LSVK_LS_SHUFFLE); and its argument
  * errors. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200112L /* setenv */
-#endif
 #include "ref/ref_attention.h"
 #include "testutil.h"
 
@@ -98,14 +95,7 @@ static lsvk_ls_config cfg(uint32_t H, uint32_t dh, uint32_t w, uint32_t r, int K
 /* Forces the kernel shape: "0" the tile shaders (the GPU path), "R,RG,KU" the shuffle ones (CPU
  * devices with fixed subgroups); NULL: the library's choice for the device. */
 static void set_shape(const char *shape) {
-#ifdef _WIN32
-    _putenv_s("LSVK_LS_SHUFFLE", shape ? shape : "");
-#else
-    if (shape)
-        setenv("LSVK_LS_SHUFFLE", shape, 1);
-    else
-        unsetenv("LSVK_LS_SHUFFLE");
-#endif
+    tu_setenv("LSVK_LS_SHUFFLE", shape);
 }
 
 static void test_errors(lsvk_context *ctx) {

@@ -3,9 +3,6 @@
  * non-square grids, nglo 0 / 1, rpe on / off, dp_rank 0 / > 0), outputs poisoned first, with both
  * kernel shapes (LSVK_VISION_SHUFFLE); inputs past one binding (LSVK_BINDING_LIMIT: sub-batches,
  * token bands); and its argument errors. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200112L /* setenv */
-#endif
 #include "golden_util.h"
 #include "ref/ref_vision.h"
 #include "testutil.h"
@@ -99,25 +96,11 @@ static void run_case(lsvk_context *ctx, tu_rng *r, lsvk_vision_config c, int B, 
 
 /* "0": the tile kernels (the GPU path); "R,RG,KU": the shuffle ones; NULL: the device's choice. */
 static void set_shape(const char *shape) {
-#ifdef _WIN32
-    _putenv_s("LSVK_VISION_SHUFFLE", shape ? shape : "");
-#else
-    if (shape)
-        setenv("LSVK_VISION_SHUFFLE", shape, 1);
-    else
-        unsetenv("LSVK_VISION_SHUFFLE");
-#endif
+    tu_setenv("LSVK_VISION_SHUFFLE", shape);
 }
 
 static void set_limit(const char *bytes) {
-#ifdef _WIN32
-    _putenv_s("LSVK_BINDING_LIMIT", bytes ? bytes : "");
-#else
-    if (bytes)
-        setenv("LSVK_BINDING_LIMIT", bytes, 1);
-    else
-        unsetenv("LSVK_BINDING_LIMIT");
-#endif
+    tu_setenv("LSVK_BINDING_LIMIT", bytes);
 }
 
 /* Inputs past the bytes one binding covers (LSVK_BINDING_LIMIT lowers it): sub-batches where one

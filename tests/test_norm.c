@@ -1,9 +1,6 @@
 /* lsvk_layernorm against lsvk_ref_layernorm: edge and odd shapes, long rows, rows far from zero,
  * every weight/bias combination, eps, in place, more rows than one grid dimension holds, tensors
  * past the bytes of one binding (LSVK_BINDING_LIMIT) in row bands, and bad arguments. */
-#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
-#define _POSIX_C_SOURCE 200112L /* setenv */
-#endif
 #include "testutil.h"
 #include "ref/ref.h"
 
@@ -84,46 +81,35 @@ static void check_shapes(lsvk_context *ctx) {
     }
 }
 
-static void set_env(const char *name, const char *value) {
-#ifdef _WIN32
-    _putenv_s(name, value ? value : "");
-#else
-    if (value)
-        setenv(name, value, 1);
-    else
-        unsetenv(name);
-#endif
-}
-
 /* x (and y) past the bytes one binding covers: rows in bands of counts off every workgroup size,
  * in place and not, both kernels; a row past the limit refused. */
 static void check_bands(lsvk_context *ctx) {
     const int all = HAS_W | HAS_B;
     static const char *kernels[] = {"rows", "tree"};
     for (int k = 0; k < 2; k++) {
-        set_env("LSVK_LAYERNORM", kernels[k]);
-        set_env("LSVK_BINDING_LIMIT", "4096");
+        tu_setenv("LSVK_LAYERNORM", kernels[k]);
+        tu_setenv("LSVK_BINDING_LIMIT", "4096");
         check_ln(ctx, 2, (int64_t[]){1000, 37}, all, 0, 0);
         check_ln(ctx, 3, (int64_t[]){3, 333, 53}, all | IN_PLACE, 0, 0);
         check_ln(ctx, 2, (int64_t[]){2001, 5}, HAS_W, 0, 0);
         check_ln(ctx, 2, (int64_t[]){37, 960}, all | IN_PLACE, 0, 0); /* one row per band */
-        set_env("LSVK_BINDING_LIMIT", "20000");
+        tu_setenv("LSVK_BINDING_LIMIT", "20000");
         check_ln(ctx, 2, (int64_t[]){3000, 96}, all | IN_PLACE, 0, 0);
         check_ln(ctx, 2, (int64_t[]){1500, 130}, 0, 0, 100.0f);
         check_ln(ctx, 2, (int64_t[]){5, 4930}, HAS_B, 0, 0); /* one row per band */
-        set_env("LSVK_BINDING_LIMIT", "65536");
+        tu_setenv("LSVK_BINDING_LIMIT", "65536");
         check_ln(ctx, 2, (int64_t[]){70001, 3}, all, 0, 0);
         check_ln(ctx, 3, (int64_t[]){2, 1000, 37}, all | IN_PLACE, 1e-2f, 0);
     }
-    set_env("LSVK_LAYERNORM", NULL);
+    tu_setenv("LSVK_LAYERNORM", NULL);
     /* a row past the limit: refused, with or without weight (which is as wide), in place too */
-    set_env("LSVK_BINDING_LIMIT", "4096");
+    tu_setenv("LSVK_BINDING_LIMIT", "4096");
     int64_t xs[2] = {3, 1100}, c = 1100;
     lsvk_tensor *x = tu_tensor(ctx, 2, xs, NULL), *y = tu_tensor(ctx, 2, xs, NULL), *w = tu_tensor(ctx, 1, &c, NULL);
     TU_STATUS(lsvk_layernorm(NULL, x, NULL, NULL, 0, y), LSVK_ERROR_LIMIT_EXCEEDED);
     TU_STATUS(lsvk_layernorm(NULL, x, NULL, NULL, 0, x), LSVK_ERROR_LIMIT_EXCEEDED);
     TU_STATUS(lsvk_layernorm(NULL, x, w, w, 0, y), LSVK_ERROR_LIMIT_EXCEEDED);
-    set_env("LSVK_BINDING_LIMIT", NULL);
+    tu_setenv("LSVK_BINDING_LIMIT", NULL);
     lsvk_tensor_destroy(x), lsvk_tensor_destroy(y), lsvk_tensor_destroy(w);
 }
 

@@ -1,3 +1,6 @@
+#if !defined(_WIN32) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200112L /* setenv */
+#endif
 #include "testutil.h"
 
 #include <math.h>
@@ -134,4 +137,15 @@ lsvk_tensor *tu_poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape)
     lsvk_tensor *t = tu_tensor(ctx, rank, shape, nan);
     free(nan);
     return t;
+}
+
+void tu_setenv(const char *name, const char *value) {
+#ifdef _WIN32
+    _putenv_s(name, value ? value : "");
+#else
+    if (value)
+        setenv(name, value, 1);
+    else
+        unsetenv(name);
+#endif
 }

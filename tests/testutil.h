@@ -37,6 +37,10 @@ double tu_rel_err(const float *got, const double *ref, size_t n);
 /* Fills with quiet NaN so unwritten outputs show. */
 void tu_poison(float *x, size_t n);
 
+/* Sets environment variable name to value, or removes it (value NULL): tests force kernel
+ * shapes and limits that the library reads at each call. */
+void tu_setenv(const char *name, const char *value);
+
 /* A device tensor filled with NaN, so that elements an op fails to write show. */
 lsvk_tensor *tu_poisoned(lsvk_context *ctx, uint32_t rank, const int64_t *shape);
 /* Convenience: device tensor from host data (NULL data: left unwritten). */
