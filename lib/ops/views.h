@@ -27,9 +27,16 @@ static inline lsvk_tensor lsvk__view_vec(const lsvk_tensor *t, int64_t n) {
 }
 
 /* Values a span starts on: minStorageBufferOffsetAlignment, at least 16 bytes so that vec4
- * shaders find vec4-aligned offsets. */
+ * shaders find vec4-aligned offsets; LSVK_SPAN_ALIGN (bytes, a power of two up to 256) raises it,
+ * so tests on a 16-byte device see the larger offsets of GPUs with 64- or 256-byte alignment. */
 static inline uint64_t lsvk__span_align(const lsvk_context *ctx) {
-    return ctx->info.min_storage_buffer_alignment > 16 ? ctx->info.min_storage_buffer_alignment / 4 : 4;
+    uint64_t a = ctx->info.min_storage_buffer_alignment > 16 ? ctx->info.min_storage_buffer_alignment : 16;
+    const char *env = getenv("LSVK_SPAN_ALIGN");
+    if (env) {
+        uint64_t v = strtoull(env, NULL, 10);
+        if (v > a && v <= 256 && (v & (v - 1)) == 0) a = v;
+    }
+    return a / sizeof(float);
 }
 
 /* A view covering values [first, first + n) of t, starting at the aligned value at or before
