@@ -13,7 +13,7 @@
 
 #define DRAWS 100000
 /* Over the ~300 entries checked, a correct sampler exceeds 5.5 sigma with probability ~1e-5;
- * a wrong temperature or top-k is hundreds of sigmas off. */
+ * on these inputs a temperature 20% off lands 13-34 sigmas off, and T 2 sampled as T 1 about 70. */
 #define MAX_SIGMAS 5.5
 
 /* log_softmax in place, in double, as the model's outputs are. */
