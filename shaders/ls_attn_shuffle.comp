@@ -38,6 +38,10 @@ layout(push_constant) uniform Push {
     uint cls;
     uint has_mask;
     float scale;   // log2(e) / sqrt(dh)
+    uint blk0;     // first block of queries of this dispatch (bands of a larger tensor)
+    uint qoff;     // Q and att values are at index + qoff, K and V at + koff, mask at + moff
+    uint koff;     // (wrapping)
+    uint moff;
 } pc;
 
 vec4 qv[R * DH4];
@@ -47,7 +51,7 @@ vec4 kr[KU * DL], vr[KU * DL]; // this lane's chunks of the keys of a step: [k *
 bool vis[KU * R];              // key k visible to row r: [k * R + r]
 
 bool padded(uint b, uint n) {
-    return pc.has_mask != 0u && mask[b * pc.N0 + pc.cls + n] == 0.0;
+    return pc.has_mask != 0u && mask[b * pc.N0 + pc.cls + n + pc.moff] == 0.0;
 }
 
 // Folds the KU keys in kr, vr into every row that sees them. The keys of a step share each load
@@ -102,7 +106,7 @@ void main() {
     uint lane = gl_LocalInvocationID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
-    uint q0 = gl_WorkGroupID.x * SG * R;
+    uint q0 = (pc.blk0 + gl_WorkGroupID.x) * SG * R;
     uint rowbase = b * pc.N0 + pc.cls;
     uint hoff = h * DH;
 
@@ -111,7 +115,7 @@ void main() {
         uint i = q0 + r * SG + lane;
         [[unroll]] for (uint c = 0u; c < DH4; c++) {
             vec4 x = vec4(0.0);
-            if (i < pc.N) LS_CHUNK(Q4, (rowbase + i) * pc.D + hoff, c, x);
+            if (i < pc.N) LS_CHUNK(Q4, (rowbase + i) * pc.D + hoff + pc.qoff, c, x);
             qv[r * DH4 + c] = x * pc.scale;
             acc[r * DH4 + c] = vec4(0.0);
         }
@@ -147,7 +151,7 @@ void main() {
         for (int p0 = ulo; p0 < uhi; p0 += int(KU)) {
             [[unroll]] for (uint k = 0u; k < KU; k++) {
                 int p = p0 + int(k) < uhi ? p0 + int(k) : p0;
-                uint at = (rowbase + uint(p)) * pc.D + hoff;
+                uint at = (rowbase + uint(p)) * pc.D + hoff + pc.koff;
                 [[unroll]] for (uint c = 0u; c < DL; c++) {
                     LS_CHUNK(K4, at, c * SG + lane, kr[k * DL + c]);
                     LS_CHUNK(V4, at, c * SG + lane, vr[k * DL + c]);
@@ -163,7 +167,7 @@ void main() {
         uint i = q0 + r * SG + lane;
         if (i >= pc.N) continue;
         float inv = (l[r] > 0.0 && !padded(b, i)) ? 1.0 / l[r] : 0.0;
-        uint o = (rowbase + i) * pc.D + hoff;
+        uint o = (rowbase + i) * pc.D + hoff + pc.qoff;
         [[unroll]] for (uint c = 0u; c < DH4; c++) {
             vec4 y = acc[r * DH4 + c] * inv;
             if (DH % 4u == 0u) {

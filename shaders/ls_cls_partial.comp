@@ -28,6 +28,7 @@ layout(push_constant) uniform Push {
     uint c0;   // first chunk of this dispatch (bands of a larger tensor)
     uint qoff; // Q, K and V values are read at index + qoff, att at index + aoff (wrapping)
     uint aoff;
+    uint moff; // mask values at index + moff
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -50,7 +51,7 @@ void main() {
     for (uint i = t; i < n1 - n0; i += WG) {
         uint n = n0 + i;
         float s = NEG_INF;
-        if (pc.has_mask == 0u || mask[cls_row + 1u + n] != 0.0) {
+        if (pc.has_mask == 0u || mask[cls_row + 1u + n + pc.moff] != 0.0) {
             s = 0.0;
             for (uint d = 0; d < DH; d++) s += s_q[d] * att[(cls_row + 1u + n) * pc.D + h * DH + d + pc.aoff];
         }

@@ -21,25 +21,30 @@ layout(push_constant) uniform Push {
     uint K;
     uint cls;
     uint has_mask;
+    uint n0;   // tokens [n0, n1) of this dispatch (bands of a larger tensor)
+    uint n1;
+    uint voff; // V values are at index + voff, att at + aoff, mask at + moff (wrapping)
+    uint aoff;
+    uint moff;
 } pc;
 
 void main() {
-    uint total = pc.B * pc.N * pc.D;
+    uint T = pc.n1 - pc.n0, total = pc.B * T * pc.D;
     uint stride = gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x;
     uint start = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x +
                  gl_LocalInvocationID.x;
     int half_k = int(pc.K / 2u);
     for (uint i = start; i < total; i += stride) {
-        uint f = i % pc.D, n = (i / pc.D) % pc.N, b = i / (pc.D * pc.N);
+        uint f = i % pc.D, n = pc.n0 + (i / pc.D) % T, b = i / (pc.D * T);
         uint h = f / (pc.D / pc.H);
         uint rowbase = b * pc.N0 + pc.cls;
         float s = 0.0;
         for (uint t = 0; t < pc.K; t++) {
             int p = int(n) + int(t) - half_k;
             if (p < 0 || p >= int(pc.N)) continue;
-            if (pc.has_mask != 0u && mask[rowbase + uint(p)] == 0.0) continue;
-            s += wconv[h * pc.K + t] * V[(rowbase + uint(p)) * pc.D + f];
+            if (pc.has_mask != 0u && mask[rowbase + uint(p) + pc.moff] == 0.0) continue;
+            s += wconv[h * pc.K + t] * V[(rowbase + uint(p)) * pc.D + f + pc.voff];
         }
-        att[(rowbase + n) * pc.D + f] += s;
+        att[(rowbase + n) * pc.D + f + pc.aoff] += s;
     }
 }

@@ -24,10 +24,15 @@ layout(push_constant) uniform Push {
     uint K;
     uint cls;
     uint has_mask;
+    uint n0;   // tokens [n0, n1) of this dispatch (bands of a larger tensor)
+    uint n1;
+    uint voff; // V and att values are at index + voff, + aoff (multiples of 4), mask at + moff (wrapping)
+    uint aoff;
+    uint moff;
 } pc;
 
 void main() {
-    uint D4 = pc.D / 4u, blocks = (pc.N + TB - 1u) / TB;
+    uint D4 = pc.D / 4u, blocks = (pc.n1 - pc.n0 + TB - 1u) / TB;
     uint total = pc.B * blocks * D4;
     uint stride = gl_NumWorkGroups.x * gl_NumWorkGroups.y * gl_WorkGroupSize.x;
     uint start = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * gl_WorkGroupSize.x +
@@ -37,7 +42,7 @@ void main() {
         uint f4 = i % D4, blk = (i / D4) % blocks, b = i / (D4 * blocks);
         uint h = 4u * f4 / (pc.D / pc.H);
         uint rowbase = b * pc.N0 + pc.cls;
-        int n0 = int(blk * TB);
+        int n0 = int(pc.n0 + blk * TB);
         vec4 acc[TB];
         [[unroll]] for (uint j = 0u; j < TB; j++) acc[j] = vec4(0.0);
         for (uint t = 0u; t < pc.K; t++) {
@@ -45,13 +50,13 @@ void main() {
             [[unroll]] for (uint j = 0u; j < TB; j++) {
                 int p = n0 + int(j) + int(t) - half_k;
                 bool ok = p >= 0 && p < int(pc.N);
-                if (ok && pc.has_mask != 0u) ok = mask[rowbase + uint(p)] != 0.0;
-                if (ok) acc[j] += w * V4[(rowbase + uint(p)) * D4 + f4];
+                if (ok && pc.has_mask != 0u) ok = mask[rowbase + uint(p) + pc.moff] != 0.0;
+                if (ok) acc[j] += w * V4[(rowbase + uint(p)) * D4 + f4 + pc.voff / 4u];
             }
         }
         [[unroll]] for (uint j = 0u; j < TB; j++) {
             uint n = uint(n0) + j;
-            if (n < pc.N) att4[(rowbase + n) * D4 + f4] += acc[j];
+            if (n < pc.n1) att4[(rowbase + n) * D4 + f4 + pc.aoff / 4u] += acc[j];
         }
     }
 }

@@ -37,6 +37,8 @@ layout(push_constant) uniform Push {
     uint c0;         // first chunk of this dispatch (bands of a larger tensor)
     uint koff;       // K and V values are read at index + koff, S at index + soff (wrapping)
     uint soff;
+    uint nend;       // (ls_project_shuffle.comp's prefetch bound; unused here)
+    uint moff;       // mask values at index + moff
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -48,7 +50,7 @@ shared float s_k[TT * DH];
 shared float s_v[TT * DH];
 
 bool padded(uint b, uint n) {
-    return pc.has_mask != 0u && mask[b * pc.N0 + n + pc.cls] == 0.0;
+    return pc.has_mask != 0u && mask[b * pc.N0 + n + pc.cls + pc.moff] == 0.0;
 }
 
 void main() {

@@ -50,12 +50,13 @@ layout(push_constant) uniform Push {
     uint koff; // K and V values are read at index + koff, S at index + soff (wrapping)
     uint soff;
     uint nend; // tokens past this one are outside the band's bindings (the prefetch stops there)
+    uint moff; // mask values at index + moff
 } pc;
 
 vec4 ak[RG], av[RG];
 
 bool padded(uint b, uint n) {
-    return pc.has_mask != 0u && mask[b * pc.N0 + pc.cls + n] == 0.0;
+    return pc.has_mask != 0u && mask[b * pc.N0 + pc.cls + n + pc.moff] == 0.0;
 }
 
 // Scores x .. x+3 (element index) where own, -inf elsewhere.

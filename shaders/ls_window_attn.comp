@@ -34,6 +34,10 @@ layout(push_constant) uniform Push {
     uint cls;
     uint has_mask;
     float scale;   // 1/sqrt(dh)
+    uint blk0;     // first block of queries of this dispatch (bands of a larger tensor)
+    uint qoff;     // Q and att values are at index + qoff, K and V at + koff, mask at + moff
+    uint koff;     // (wrapping)
+    uint moff;
 } pc;
 
 const uint WG = gl_WorkGroupSize.x;
@@ -48,7 +52,7 @@ float acc[DH];
 float run_max, run_sum;
 
 bool padded(uint b, uint n) {
-    return pc.has_mask != 0u && mask[b * pc.N0 + n + pc.cls] == 0.0;
+    return pc.has_mask != 0u && mask[b * pc.N0 + n + pc.cls + pc.moff] == 0.0;
 }
 
 // Scores of keys [lo, hi) of the staged tile, then one rescale and accumulation.
@@ -81,7 +85,7 @@ void main() {
     uint t = gl_LocalInvocationID.x;
     uint bh = gl_WorkGroupID.y;
     uint b = bh / pc.H, h = bh % pc.H;
-    uint first = gl_WorkGroupID.x * WG;
+    uint first = (pc.blk0 + gl_WorkGroupID.x) * WG;
     uint n = first + t;
     bool live = n < pc.N;
     uint last = min(first + WG, pc.N) - 1u;
@@ -90,7 +94,7 @@ void main() {
     run_max = NEG_INF;
     run_sum = 0.0;
     for (uint d = 0; d < DH; d++) {
-        q[d] = live ? Q[(rowbase + n) * pc.D + h * DH + d] * pc.scale : 0.0;
+        q[d] = live ? Q[(rowbase + n) * pc.D + h * DH + d + pc.qoff] * pc.scale : 0.0;
         acc[d] = 0.0;
     }
 
@@ -124,7 +128,7 @@ void main() {
             uint cnt = uint(min(int(KT), uhi - k0));
             for (uint i = t; i < cnt * DH; i += WG) {
                 uint k = i / DH, d = i % DH;
-                uint row = (rowbase + uint(k0) + k) * pc.D + h * DH + d;
+                uint row = (rowbase + uint(k0) + k) * pc.D + h * DH + d + pc.koff;
                 s_k[i] = K[row];
                 s_v[i] = V[row];
             }
@@ -137,7 +141,7 @@ void main() {
 
     if (live) {
         float inv = (run_sum > 0.0 && !padded(b, n)) ? 1.0 / run_sum : 0.0;
-        uint o = (rowbase + n) * pc.D + h * DH;
+        uint o = (rowbase + n) * pc.D + h * DH + pc.qoff;
         for (uint d = 0; d < DH; d++) att[o + d] = acc[d] * inv;
     }
 }

@@ -98,6 +98,58 @@ static void set_shape(const char *shape) {
     tu_setenv("LSVK_LS_SHUFFLE", shape);
 }
 
+/* Inputs past the bytes one binding covers (LSVK_BINDING_LIMIT lowers it): sub-batches where one
+ * sequence fits, else one sequence at a time in bands of tokens and chunks; with masks, CLS, conv,
+ * odd windows, landmarks or not, head dim 13; both kernel families. Weights stay within the limit.
+ * A query block with its margins past the limit is refused. */
+static void run_bands(lsvk_context *ctx, tu_rng *r) {
+    const struct { lsvk_ls_config c; int B, N; int valid[3]; const char *limit, *what; } cases[] = {
+        {cfg(3, 24, 5, 3, 3, 0), 3, 100, {100, 37, 1}, "65536", "sub-batches 2+1, conv 3"},
+        {cfg(3, 24, 6, 4, 7, 1), 3, 96, {97, 50, 2}, "32768", "sub-batches 1+1+1, cls + conv 7"},
+        {cfg(3, 24, 5, 3, 3, 0), 2, 600, {600, 411}, "32768", "bands: w5 r3 conv 3"},
+        {cfg(3, 24, 6, 4, 5, 1), 2, 600, {601, 77}, "32768", "bands: cls, w6 r4 conv 5"},
+        {cfg(3, 24, 9, 0, 0, 0), 1, 603, {500}, "32768", "bands: window only, w9"},
+        {cfg(3, 24, 0, 5, 0, 1), 1, 640, {641}, "32768", "bands: landmarks only, cls"},
+        {cfg(3, 13, 4, 3, 3, 1), 2, 400, {401, 200}, "16384", "bands: dh13 w4 r3 cls conv 3"},
+    };
+    for (int tiles = 0; tiles < 2; tiles++) {
+        set_shape(tiles ? "0" : NULL);
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            lsvk_ls_config c = cases[i].c;
+            uint64_t limit = strtoull(cases[i].limit, NULL, 10);
+            uint64_t bytes = (uint64_t)cases[i].B * (cases[i].N + c.cls) * c.dim * 4;
+            char what[96];
+            snprintf(what, sizeof what, "%s%s (limit %s)", tiles ? "tiles, " : "", cases[i].what, cases[i].limit);
+            TU_CHECK(bytes > limit && (uint64_t)c.dim * c.dim * 4 <= limit,
+                     "%s: input of %llu bytes not past the limit, or weights past it", what, (unsigned long long)bytes);
+            tu_setenv("LSVK_BINDING_LIMIT", cases[i].limit);
+            run_case(ctx, r, c, cases[i].B, cases[i].N, cases[i].valid, what);
+            tu_setenv("LSVK_BINDING_LIMIT", NULL);
+        }
+    }
+    set_shape(NULL);
+    /* w 100 at dim 72: a block of queries with its window margin is ~300 rows, 86,400 bytes */
+    lsvk_ls_config c = cfg(3, 24, 100, 2, 0, 0);
+    params p;
+    make_params(r, &c, &p);
+    lsvk_ls_layer *layer = NULL;
+    if (TU_OK(lsvk_ls_layer_create(ctx, &c, &layer))) {
+        for (int i = 0; i < 15; i++)
+            if (p.n[i]) TU_OK(lsvk_ls_layer_set_weight(layer, names[i], p.w[i], p.n[i]));
+        int64_t xs[3] = {1, 1000, c.dim};
+        lsvk_tensor *tx = tu_tensor(ctx, 3, xs, NULL), *to = tu_tensor(ctx, 3, xs, NULL);
+        tu_setenv("LSVK_BINDING_LIMIT", "32768");
+        TU_STATUS(lsvk_ls_forward(NULL, layer, tx, NULL, to), LSVK_ERROR_LIMIT_EXCEEDED);
+        TU_CHECK(strstr(lsvk_context_error(ctx), "maxStorageBufferRange") != NULL, "message: %s",
+                 lsvk_context_error(ctx));
+        tu_setenv("LSVK_BINDING_LIMIT", NULL);
+        lsvk_tensor_destroy(tx);
+        lsvk_tensor_destroy(to);
+    }
+    lsvk_ls_layer_destroy(layer);
+    free_params(&p);
+}
+
 static void test_errors(lsvk_context *ctx) {
     lsvk_ls_layer *l = NULL;
     lsvk_ls_config c = cfg(2, 8, 4, 2, 3, 0);
@@ -234,6 +286,7 @@ int main(void) {
         snprintf(what, sizeof what, "random %d", i);
         run_case(ctx, &r, cfg(H, dh, w, rk, K, cls), B, N, v3, what);
     }
+    run_bands(ctx, &r);
     test_errors(ctx);
     return tu_finish(ctx);
 }

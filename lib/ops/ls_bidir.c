@@ -1,9 +1,10 @@
 /* The bidirectional long-short attention layer (official lra/attention_transformer_ls.py
  * AttentionLS): the q/k/v/score projections, DualLN, the dynamic projection as a split reduction
  * over the sequence, the fused window + landmark attention, CLS pooling, the conv on V and W_o.
- * Q, K, V and the scores are separate tensors, so that each stays within maxStorageBufferRange
- * as long as the input does. */
+ * Past one binding (maxStorageBufferRange) it runs a few sequences per pass on views of x and out,
+ * or one sequence at a time with every step in bands of tokens or chunks. */
 #include "ops/ls_common.h"
+#include "ops/views.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -234,97 +235,277 @@ static lsvk_status make_plan(const lsvk_ls_layer *l, uint32_t B, uint32_t N0, pl
     return LSVK_SUCCESS;
 }
 
-static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const lsvk_tensor *x,
-                          const lsvk_tensor *mask, lsvk_tensor *out) {
+/* ------------------------------------------------------------ bands */
+
+/* A forward past one binding, one sequence at a time: tokens per band of the attention and the
+ * conv (whole query blocks), chunks per projection and CLS band. All zero: whole tensors. */
+typedef struct bands {
+    uint32_t tokens, proj, cls;
+} bands;
+
+static uint32_t query_block(const plan *p) { return p->shuffle ? p->sg * p->attn_r : p->attn_wg; }
+
+/* Band sizes for plan p (B = 1): each band's views, with up to 256 bytes of alignment slack,
+ * within the limit; the projection and CLS chunks shrink where one would not fit. */
+static lsvk_status plan_bands(const lsvk_ls_layer *l, plan *p, bands *bd) {
+    const lsvk_context *ctx = l->ctx;
+    uint64_t room = lsvk__binding_limit(ctx) - 256, HR = (uint64_t)p->H * p->R;
+    uint64_t widest = p->D > HR ? p->D : HR, rows = room / ((uint64_t)p->D * 4);
+    uint64_t w = l->cfg.window, e = w / 2 ? w / 2 : 1, conv = l->cfg.conv_kernel;
+    /* keys around a band of queries: its first segment's start (up to w - 1 before) and the last
+     * one's end, each widened by e; the conv's taps, K/2 each side */
+    uint64_t margin = (w ? 2 * (w - 1 + e) : 0) + conv, blk = query_block(p);
+    uint64_t tokens = rows > margin ? (rows - margin) / blk * blk : 0;
+    if (tokens == 0)
+        return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED,
+                          "lsvk_ls_forward: a block of %llu queries with its window and conv margins (%llu rows "
+                          "of %u values) is past what one binding may cover (maxStorageBufferRange %llu bytes)",
+                          (unsigned long long)blk, (unsigned long long)(blk + margin), p->D,
+                          (unsigned long long)lsvk__binding_limit(ctx));
+    memset(bd, 0, sizeof *bd);
+    bd->tokens = (uint32_t)(tokens < p->N ? tokens : (p->N + blk - 1) / blk * blk);
+    if (p->M > 0) {
+        uint64_t r = room / (widest * 4) - 1; /* less the CLS row */
+        if (p->proj_chunk > r) {
+            p->proj_chunk = (uint32_t)r;
+            p->proj_chunks = lsvk__div_up(p->N, p->proj_chunk);
+        }
+        bd->proj = (uint32_t)(r / p->proj_chunk);
+    }
+    if (p->cls_chunks) {
+        if (p->cls_ct > rows) {
+            p->cls_ct = (uint32_t)rows;
+            p->cls_chunks = lsvk__div_up(p->N, p->cls_ct);
+        }
+        bd->cls = (uint32_t)(rows / p->cls_ct);
+    }
+    return LSVK_SUCCESS;
+}
+
+/* Views of rows [r0, r1) of the workspace's K, V (and S) for one band of the projection. */
+static void kvs_views(const lsvk_context *ctx, const lsvk__ls_ws *ws, const plan *p, uint64_t r0, uint64_t r1,
+                      lsvk_tensor v[3], lsvk__ls_band *band) {
+    uint64_t D = p->D, HR = (uint64_t)p->H * p->R;
+    uint32_t start;
+    v[0] = lsvk__view_span(ctx, ws->t[LSVK__LS_K], r0 * D, (r1 - r0) * D, &start);
+    v[1] = lsvk__view_span(ctx, ws->t[LSVK__LS_V], r0 * D, (r1 - r0) * D, &start);
+    band->k = &v[0];
+    band->v = &v[1];
+    band->koff = 0u - start;
+    if (ws->t[LSVK__LS_S]) {
+        v[2] = lsvk__view_span(ctx, ws->t[LSVK__LS_S], r0 * HR, (r1 - r0) * HR, &start);
+        band->s = &v[2];
+        band->soff = 0u - start;
+    }
+}
+
+/* ------------------------------------------------------------ recording */
+
+/* The landmarks: split softmax over the sequence (in bands of chunks when bd->proj), combine,
+ * DualLN's LN_s. */
+static lsvk_status record_landmarks(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
+                                    const lsvk_tensor *mask, uint32_t moff) {
     lsvk_context *ctx = l->ctx;
-    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
-    const lsvk_tensor *mk = mask ? mask : dummy;
-    uint32_t has_mask = mask ? 1 : 0;
+    uint32_t cls = (uint32_t)l->cfg.cls;
+    if (!bd->proj) {
+        lsvk__ls_band whole = {l->ws.t[LSVK__LS_K], l->ws.t[LSVK__LS_V], l->ws.t[LSVK__LS_S], NULL, NULL, 0, 0, 0, 0,
+                               0, p->proj_chunks, p->N, moff};
+        LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, &l->ws, mask, cls, &whole, "ls.project"));
+    } else {
+        for (uint32_t c0 = 0; c0 < p->proj_chunks; c0 += bd->proj) {
+            uint32_t c1 = c0 + bd->proj < p->proj_chunks ? c0 + bd->proj : p->proj_chunks;
+            uint32_t t1 = c1 * p->proj_chunk < p->N ? c1 * p->proj_chunk : p->N;
+            lsvk_tensor v[3];
+            lsvk__ls_band band = {.c0 = c0, .chunks = c1 - c0, .nend = t1, .moff = moff};
+            /* the first band also holds the CLS row, which chunk 0 copies */
+            kvs_views(ctx, &l->ws, p, c0 ? cls + (uint64_t)c0 * p->proj_chunk : 0, cls + (uint64_t)t1, v, &band);
+            LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, &l->ws, mask, cls, &band, "ls.project"));
+        }
+    }
+    LSVK_TRY(lsvk__ls_record_project_combine(use, ctx, p, &l->ws, "ls.project_combine"));
+    lsvk_tensor *land = l->ws.t[LSVK__LS_LAND];
+    return lsvk_layernorm(use, land, l->param[P_LNS_W], l->param[P_LNS_B], 1e-5f, land);
+}
+
+/* The fused attention over [landmarks ; window] for query blocks [blk0, blk1), through the given
+ * bindings and offsets. */
+static lsvk_status record_attention_blocks(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, uint32_t blk0,
+                                           uint32_t blk1, const lsvk_tensor *q, const lsvk_tensor *k,
+                                           const lsvk_tensor *v, lsvk_tensor *att, uint32_t qoff, uint32_t koff,
+                                           const lsvk_tensor *mask, uint32_t moff) {
+    lsvk_context *ctx = l->ctx;
+    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx), *land = l->ws.t[LSVK__LS_LAND];
+    uint32_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1;
+    struct { uint32_t B, N, N0, D, H, w, e, M, cls, has_mask; float scale; uint32_t blk0, qoff, koff, moff; } push = {
+        p->B, p->N, p->N0, p->D, p->H, l->cfg.window, e, p->M, (uint32_t)l->cfg.cls, mask != NULL,
+        (float)(1.0 / sqrt((double)p->DH)), blk0, qoff, koff, moff};
+    lsvk_dispatch d = {.shader = LSVK_SHADER(ls_window_attn), .label = "ls.attention"};
+    d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
+    d.spec_count = 3;
+    if (p->shuffle) { /* scores in the log2 domain */
+        d.shader = LSVK_SHADER(ls_attn_shuffle);
+        d.spec[0] = p->sg; d.spec[1] = p->attn_r; d.spec[2] = p->DH; d.spec[3] = p->attn_ku;
+        d.spec_count = 4;
+        push.scale = (float)(1.4426950408889634 / sqrt((double)p->DH));
+    }
+    d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = land ? land : dummy;
+    d.buffers[4] = mask ? mask : dummy; d.buffers[5] = att;
+    d.buffer_count = 6;
+    d.write_mask = 1u << 5;
+    d.push = &push;
+    d.push_size = sizeof push;
+    d.groups[0] = blk1 - blk0; d.groups[1] = p->B * p->H; d.groups[2] = 1;
+    return lsvk__cmd_record(use, &d);
+}
+
+static lsvk_status record_attention(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
+                                    const lsvk_tensor *mask, uint32_t moff) {
+    lsvk_tensor *const *t = l->ws.t;
+    uint32_t blk = query_block(p), blocks = lsvk__div_up(p->N, blk);
+    if (!bd->tokens)
+        return record_attention_blocks(use, l, p, 0, blocks, t[LSVK__LS_Q], t[LSVK__LS_K], t[LSVK__LS_V],
+                                       t[LSVK__LS_ATT], 0, 0, mask, moff);
+    uint64_t D = p->D, cls = (uint64_t)l->cfg.cls, w = l->cfg.window, e = w / 2 ? w / 2 : 1;
+    for (uint32_t b0 = 0; b0 < blocks; b0 += bd->tokens / blk) {
+        uint32_t b1 = b0 + bd->tokens / blk < blocks ? b0 + bd->tokens / blk : blocks;
+        uint64_t q0 = (uint64_t)b0 * blk, q1 = (uint64_t)b1 * blk < p->N ? (uint64_t)b1 * blk : p->N;
+        uint64_t k0 = 0, k1 = 1; /* no window: one row keeps the binding valid */
+        if (w) { /* the union of the band's windows (as the shaders compute it per block) */
+            k0 = q0 / w * w > e ? q0 / w * w - e : 0;
+            k1 = ((q1 - 1) / w + 1) * w + e < p->N ? ((q1 - 1) / w + 1) * w + e : p->N;
+        }
+        uint32_t qs, ks;
+        lsvk_tensor qv = lsvk__view_span(l->ctx, t[LSVK__LS_Q], (cls + q0) * D, (q1 - q0) * D, &qs);
+        lsvk_tensor av = lsvk__view_span(l->ctx, t[LSVK__LS_ATT], (cls + q0) * D, (q1 - q0) * D, &qs);
+        lsvk_tensor kv = lsvk__view_span(l->ctx, t[LSVK__LS_K], (cls + k0) * D, (k1 - k0) * D, &ks);
+        lsvk_tensor vv = lsvk__view_span(l->ctx, t[LSVK__LS_V], (cls + k0) * D, (k1 - k0) * D, &ks);
+        LSVK_TRY(record_attention_blocks(use, l, p, b0, b1, &qv, &kv, &vv, &av, 0u - qs, 0u - ks, mask, moff));
+    }
+    return LSVK_SUCCESS;
+}
+
+/* CLS pooling into row 0 (uses the outputs before the conv), in bands of chunks when bd->cls. */
+static lsvk_status record_cls(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
+                              const lsvk_tensor *mask, uint32_t moff) {
+    lsvk_context *ctx = l->ctx;
+    lsvk_tensor *const *t = l->ws.t;
+    if (!bd->cls) {
+        lsvk__ls_band whole = {t[LSVK__LS_K], t[LSVK__LS_V], NULL, t[LSVK__LS_Q], t[LSVK__LS_ATT], 0, 0, 0, 0,
+                               0, p->cls_chunks, p->N, moff};
+        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, &l->ws, mask, &whole, "ls.cls"));
+        return lsvk__ls_record_cls_combine(use, ctx, p, &l->ws, NULL, 0, "ls.cls_combine");
+    }
+    uint64_t D = p->D, ct = p->cls_ct;
+    uint32_t s0;
+    lsvk_tensor q = lsvk__view_span(ctx, t[LSVK__LS_Q], 0, D, &s0), k = lsvk__view_span(ctx, t[LSVK__LS_K], 0, D, &s0);
+    lsvk_tensor v = lsvk__view_span(ctx, t[LSVK__LS_V], 0, D, &s0);
+    for (uint32_t c0 = 0; c0 < p->cls_chunks; c0 += bd->cls) {
+        uint32_t c1 = c0 + bd->cls < p->cls_chunks ? c0 + bd->cls : p->cls_chunks;
+        uint64_t n1 = c1 * ct < p->N ? c1 * ct : p->N;
+        uint32_t as;
+        lsvk_tensor att = lsvk__view_span(ctx, t[LSVK__LS_ATT], (1 + c0 * ct) * D, (n1 - c0 * ct) * D, &as);
+        lsvk__ls_band band = {.k = &k, .v = &v, .q = &q, .att = &att, .aoff = 0u - as, .c0 = c0,
+                              .chunks = c1 - c0, .nend = (uint32_t)n1, .moff = moff};
+        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, &l->ws, mask, &band, "ls.cls"));
+    }
+    lsvk_tensor row0 = lsvk__view_span(ctx, t[LSVK__LS_ATT], 0, D, &s0);
+    return lsvk__ls_record_cls_combine(use, ctx, p, &l->ws, &row0, 0, "ls.cls_combine");
+}
+
+/* The depthwise conv on V added to the token rows [n0, n1), through the given bindings. */
+static lsvk_status record_conv_tokens(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, uint32_t n0, uint32_t n1,
+                                      const lsvk_tensor *v, uint32_t voff, lsvk_tensor *att, uint32_t aoff,
+                                      const lsvk_tensor *mask, uint32_t moff) {
+    lsvk_context *ctx = l->ctx;
+    struct { uint32_t B, N, N0, D, H, K, cls, has_mask, n0, n1, voff, aoff, moff; } push = {
+        p->B, p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, mask != NULL,
+        n0, n1, voff, aoff, moff};
+    lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
+    d.spec[0] = lsvk__ls_wg_limit(ctx, 64);
+    d.spec_count = 1;
+    uint64_t items = (uint64_t)p->B * (n1 - n0) * p->D; /* invocations' work items */
+    if (p->shuffle && p->DH % 4 == 0) { /* a vec4 of features x 16 tokens per item */
+        d.shader = LSVK_SHADER(ls_conv_cpu);
+        d.spec[1] = 16;
+        d.spec_count = 2;
+        items = (uint64_t)p->B * lsvk__div_up(n1 - n0, 16) * (p->D / 4);
+    }
+    d.buffers[0] = v; d.buffers[1] = mask ? mask : lsvk__dummy_tensor(ctx); d.buffers[2] = l->param[P_CONV];
+    d.buffers[3] = att;
+    d.buffer_count = 4;
+    d.write_mask = 1u << 3;
+    d.push = &push;
+    d.push_size = sizeof push;
+    lsvk__grid_2d(ctx, lsvk__div_up(items, d.spec[0]), d.groups);
+    return lsvk__cmd_record(use, &d);
+}
+
+static lsvk_status record_conv(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
+                               const lsvk_tensor *mask, uint32_t moff) {
+    lsvk_tensor *const *t = l->ws.t;
+    if (!bd->tokens) return record_conv_tokens(use, l, p, 0, p->N, t[LSVK__LS_V], 0, t[LSVK__LS_ATT], 0, mask, moff);
+    uint64_t D = p->D, cls = (uint64_t)l->cfg.cls, half = (uint64_t)l->cfg.conv_kernel / 2;
+    for (uint64_t n0 = 0; n0 < p->N; n0 += bd->tokens) {
+        uint64_t n1 = n0 + bd->tokens < p->N ? n0 + bd->tokens : p->N;
+        uint64_t v0 = n0 > half ? n0 - half : 0, v1 = n1 + half < p->N ? n1 + half : p->N;
+        uint32_t vs, as;
+        lsvk_tensor vv = lsvk__view_span(l->ctx, t[LSVK__LS_V], (cls + v0) * D, (v1 - v0) * D, &vs);
+        lsvk_tensor av = lsvk__view_span(l->ctx, t[LSVK__LS_ATT], (cls + n0) * D, (n1 - n0) * D, &as);
+        LSVK_TRY(record_conv_tokens(use, l, p, (uint32_t)n0, (uint32_t)n1, &vv, 0u - vs, &av, 0u - as, mask, moff));
+    }
+    return LSVK_SUCCESS;
+}
+
+/* The layer over p->B sequences: rows of x from value xoff of its binding, of out from ooff, the
+ * mask's from moff; bd: bands (one sequence) or all zero. */
+static lsvk_status record(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd, const lsvk_tensor *x,
+                          uint32_t xoff, const lsvk_tensor *mask, uint32_t moff, lsvk_tensor *out, uint32_t ooff) {
+    lsvk_context *ctx = l->ctx;
     lsvk_tensor *const *ws = l->ws.t;
-    lsvk_tensor *q = ws[LSVK__LS_Q], *k = ws[LSVK__LS_K], *v = ws[LSVK__LS_V], *sc = ws[LSVK__LS_S];
-    lsvk_tensor *att = ws[LSVK__LS_ATT], *land = ws[LSVK__LS_LAND];
     lsvk_tensor *const *w = l->param;
-    float scale = (float)(1.0 / sqrt((double)p->DH));
+    uint64_t rows = (uint64_t)p->B * p->N0;
 
     /* 1. projections (independent: no barriers between them) */
-    LSVK_TRY(lsvk_linear(use, x, w[P_WQ], w[P_BQ], q));
-    LSVK_TRY(lsvk_linear(use, x, w[P_WK], w[P_BK], k));
-    LSVK_TRY(lsvk_linear(use, x, w[P_WV], w[P_BV], v));
-    if (p->R > 0) LSVK_TRY(lsvk_linear(use, x, w[P_WD], w[P_BD], sc));
+    LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_WQ], w[P_BQ], NULL, 0, ws[LSVK__LS_Q], 0, rows));
+    LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_WK], w[P_BK], NULL, 0, ws[LSVK__LS_K], 0, rows));
+    LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_WV], w[P_BV], NULL, 0, ws[LSVK__LS_V], 0, rows));
+    if (p->R > 0) LSVK_TRY(lsvk__record_linear_rows(use, x, xoff, w[P_WD], w[P_BD], NULL, 0, ws[LSVK__LS_S], 0, rows));
 
     /* 2. DualLN, window half: LN_l on K and V of every token except a CLS token */
-    for (int i = 0; i < 2; i++)
-        LSVK_TRY(lsvk__ls_record_layernorm(use, ctx, i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k", i ? v : k, w[P_LNL_W],
-                                           w[P_LNL_B], p->B * p->N0, p->D, l->cfg.cls ? p->N0 : 0));
-
-    /* 3. landmarks: split softmax over the sequence, combine, then DualLN's LN_s */
-    if (p->M > 0) {
-        LSVK_TRY(lsvk__ls_record_project(use, ctx, p, &l->ws, mask, (uint32_t)l->cfg.cls, "ls.project",
-                                         "ls.project_combine"));
-        LSVK_TRY(lsvk_layernorm(use, land, w[P_LNS_W], w[P_LNS_B], 1e-5f, land));
+    for (int i = 0; i < 2; i++) {
+        const char *label = i ? "ls.dual_ln_l.v" : "ls.dual_ln_l.k";
+        lsvk_tensor *t = ws[i ? LSVK__LS_V : LSVK__LS_K];
+        if (bd->tokens) /* one sequence: its rows after the CLS row */
+            LSVK_TRY(lsvk__record_layernorm_rows(use, label, t, w[P_LNL_W], w[P_LNL_B], t, (uint64_t)l->cfg.cls, p->N,
+                                                 p->D, 3u, 1e-5f));
+        else
+            LSVK_TRY(lsvk__ls_record_layernorm(use, ctx, label, t, w[P_LNL_W], w[P_LNL_B], (uint32_t)rows, p->D,
+                                               l->cfg.cls ? p->N0 : 0));
     }
 
-    /* 4. fused attention over [landmarks ; window] */
-    {
-        uint32_t e = l->cfg.window / 2 ? l->cfg.window / 2 : 1;
-        struct { uint32_t B, N, N0, D, H, w, e, M, cls, has_mask; float scale; } push = {
-            p->B, p->N, p->N0, p->D, p->H, l->cfg.window, e, p->M, (uint32_t)l->cfg.cls, has_mask, scale};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_window_attn), .label = "ls.attention"};
-        d.spec[0] = p->attn_wg; d.spec[1] = p->DH; d.spec[2] = p->attn_kt;
-        d.spec_count = 3;
-        uint32_t rows = p->attn_wg;
-        if (p->shuffle) { /* scores in the log2 domain */
-            d.shader = LSVK_SHADER(ls_attn_shuffle);
-            d.spec[0] = p->sg; d.spec[1] = p->attn_r; d.spec[2] = p->DH; d.spec[3] = p->attn_ku;
-            d.spec_count = 4;
-            push.scale = (float)(1.4426950408889634 / sqrt((double)p->DH));
-            rows = p->sg * p->attn_r;
-        }
-        d.buffers[0] = q; d.buffers[1] = k; d.buffers[2] = v; d.buffers[3] = land ? land : dummy;
-        d.buffers[4] = mk; d.buffers[5] = att;
-        d.buffer_count = 6;
-        d.write_mask = 1u << 5;
-        d.push = &push;
-        d.push_size = sizeof push;
-        d.groups[0] = lsvk__div_up(p->N, rows); d.groups[1] = p->B * p->H; d.groups[2] = 1;
-        LSVK_TRY(lsvk__cmd_record(use, &d));
-    }
-
-    /* 5. CLS pooling into row 0 (uses the outputs before the conv) */
-    if (l->cfg.cls) LSVK_TRY(lsvk__ls_record_cls(use, ctx, p, &l->ws, mask, "ls.cls", "ls.cls_combine"));
-
-    /* 6. depthwise conv on V, added to the token rows */
-    if (l->cfg.conv_kernel > 0) {
-        struct { uint32_t B, N, N0, D, H, K, cls, has_mask; } push = {
-            p->B, p->N, p->N0, p->D, p->H, (uint32_t)l->cfg.conv_kernel, (uint32_t)l->cfg.cls, has_mask};
-        lsvk_dispatch d = {.shader = LSVK_SHADER(ls_conv), .label = "ls.conv"};
-        d.spec[0] = lsvk__ls_wg_limit(ctx, 64);
-        d.spec_count = 1;
-        uint64_t items = (uint64_t)p->B * p->N * p->D; /* invocations' work items */
-        if (p->shuffle && p->DH % 4 == 0) { /* a vec4 of features x 16 tokens per item */
-            d.shader = LSVK_SHADER(ls_conv_cpu);
-            d.spec[1] = 16;
-            d.spec_count = 2;
-            items = (uint64_t)p->B * lsvk__div_up(p->N, 16) * (p->D / 4);
-        }
-        d.buffers[0] = v; d.buffers[1] = mk; d.buffers[2] = w[P_CONV]; d.buffers[3] = att;
-        d.buffer_count = 4;
-        d.write_mask = 1u << 3;
-        d.push = &push;
-        d.push_size = sizeof push;
-        lsvk__grid_2d(ctx, lsvk__div_up(items, d.spec[0]), d.groups);
-        LSVK_TRY(lsvk__cmd_record(use, &d));
-    }
+    /* 3. landmarks, 4. fused attention over [landmarks ; window], 5. CLS pooling, 6. conv on V */
+    if (p->M > 0) LSVK_TRY(record_landmarks(use, l, p, bd, mask, moff));
+    LSVK_TRY(record_attention(use, l, p, bd, mask, moff));
+    if (l->cfg.cls) LSVK_TRY(record_cls(use, l, p, bd, mask, moff));
+    if (l->cfg.conv_kernel > 0) LSVK_TRY(record_conv(use, l, p, bd, mask, moff));
 
     /* 7. output projection */
-    return lsvk_linear(use, att, w[P_WO], w[P_BO], out);
+    return lsvk__record_linear_rows(use, ws[LSVK__LS_ATT], 0, w[P_WO], w[P_BO], NULL, 0, out, ooff, rows);
+}
+
+/* Sequences per pass: all where every tensor fits one binding; else as many as fit, or one at a
+ * time in bands (0 returned). */
+static uint32_t sequences_per_pass(const lsvk_ls_layer *l, uint32_t B, uint32_t N0) {
+    uint64_t HR = (uint64_t)l->cfg.heads * l->cfg.landmarks, widest = HR > l->cfg.dim ? HR : l->cfg.dim;
+    uint64_t fit = lsvk__binding_limit(l->ctx) / ((uint64_t)N0 * widest * sizeof(float) + 256);
+    return (uint32_t)(fit < B ? fit : B);
 }
 
 lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *x, const lsvk_tensor *mask,
                             lsvk_tensor *out) {
     static const char *op = "lsvk_ls_forward";
     if (!l) return lsvk__fail(NULL, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer is NULL", op);
-    const lsvk__op_arg args[] = {{"x", x, false, false}, {"mask", mask, true, false}, {"out", out, false, false}};
+    const lsvk__op_arg args[] = {{"x", x, false, true}, {"mask", mask, true, false}, {"out", out, false, true}};
     lsvk_context *ctx = NULL;
     LSVK_TRY(lsvk__op_check(op, cmd, args, 3, &ctx));
     if (ctx != l->ctx) return lsvk__fail(ctx, LSVK_ERROR_INVALID_ARGUMENT, "%s: layer belongs to another context", op);
@@ -347,11 +528,25 @@ lsvk_status lsvk_ls_forward(lsvk_cmd *cmd, lsvk_ls_layer *l, const lsvk_tensor *
     for (int p = 0; p < P_COUNT; p++)
         if (param_used(l, p) && !l->set[p])
             return lsvk__fail(ctx, LSVK_ERROR_NOT_FOUND, "%s: parameter '%s' was never set", op, param_names[p]);
-    plan p;
-    LSVK_TRY(make_plan(l, (uint32_t)x->shape[0], (uint32_t)x->shape[1], &p));
-    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p));
+    uint32_t B = (uint32_t)x->shape[0], N0 = (uint32_t)x->shape[1];
+    uint32_t per = sequences_per_pass(l, B, N0), step = per ? per : 1;
+    plan p, last;
+    bands bd = {0, 0, 0};
+    LSVK_TRY(make_plan(l, step, N0, &p));
+    if (!per) LSVK_TRY(plan_bands(l, &p, &bd));
+    LSVK_TRY(lsvk__ls_ws_ensure(ctx, &l->ws, &p)); /* sized for `step` sequences, reused by every pass */
+    if (B % step) LSVK_TRY(make_plan(l, B % step, N0, &last));
     lsvk_cmd *use;
     bool immediate;
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
-    return lsvk__op_end(use, immediate, record(use, l, &p, x, mask, out));
+    if (step == B) return lsvk__op_end(use, immediate, record(use, l, &p, &bd, x, 0, mask, 0, out, 0));
+    lsvk_status st = LSVK_SUCCESS;
+    for (uint32_t b0 = 0; st == LSVK_SUCCESS && b0 < B; b0 += step) {
+        const plan *pp = B - b0 < step ? &last : &p;
+        uint64_t first = (uint64_t)b0 * N0 * c->dim, n = (uint64_t)pp->B * N0 * c->dim;
+        uint32_t xs, os;
+        lsvk_tensor xv = lsvk__view_span(ctx, x, first, n, &xs), ov = lsvk__view_span(ctx, out, first, n, &os);
+        st = record(use, l, pp, &bd, &xv, (uint32_t)(first - xs), mask, b0 * N0, &ov, (uint32_t)(first - os));
+    }
+    return lsvk__op_end(use, immediate, st);
 }

@@ -169,7 +169,7 @@ lsvk_status lsvk__ls_record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const ch
                                       const lsvk_tensor *w, const lsvk_tensor *b, uint32_t rows, uint32_t C,
                                       uint32_t skip) {
     (void)ctx;
-    if (!skip) return lsvk__record_layernorm_rows(use, label, t, w, b, t, rows, C, 3u, 1e-5f);
+    if (!skip) return lsvk__record_layernorm_rows(use, label, t, w, b, t, 0, rows, C, 3u, 1e-5f);
     lsvk__layernorm_push push = {.rows = rows, .C = C, .flags = 3u, .eps = 1e-5f, .stride = C, .sub = 1,
                                  .skip = skip};
     return lsvk__record_layernorm(use, t, w, b, t, &push, label);
@@ -213,11 +213,11 @@ lsvk_status lsvk__ls_record_project_part(lsvk_cmd *use, lsvk_context *ctx, const
                                          const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
                                          const lsvk__ls_band *band, const char *label) {
     const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx), *sc = ws->t[LSVK__LS_S];
-    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], sc, NULL, NULL, 0, 0, 0, 0, 0, p->proj_chunks, p->N};
+    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], sc, NULL, NULL, 0, 0, 0, 0, 0, p->proj_chunks, p->N, 0};
     if (!band) band = &whole;
-    struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores, c0, koff, soff, nend; } push = {
+    struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores, c0, koff, soff, nend, moff; } push = {
         p->N, p->N0, p->D, p->H, cls, mask != NULL, p->proj_chunk, p->proj_chunks, p->R > 0,
-        band->c0, band->koff, band->soff, band->nend};
+        band->c0, band->koff, band->soff, band->nend, band->moff};
     lsvk_dispatch d = {.shader = LSVK_SHADER(ls_project_partial), .label = label};
     if (p->shuffle) {
         d.shader = LSVK_SHADER(ls_project_shuffle);
@@ -256,11 +256,11 @@ lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk
 lsvk_status lsvk__ls_record_cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
                                      const lsvk_tensor *mask, const lsvk__ls_band *band, const char *label) {
     lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], NULL, ws->t[LSVK__LS_Q], ws->t[LSVK__LS_ATT],
-                           0, 0, 0, 0, 0, p->cls_chunks, p->N};
+                           0, 0, 0, 0, 0, p->cls_chunks, p->N, 0};
     if (!band) band = &whole;
-    struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; uint32_t c0, qoff, aoff; } push = {
+    struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; uint32_t c0, qoff, aoff, moff; } push = {
         p->N, p->N0, p->D, p->H, mask != NULL, p->cls_chunks, (float)(1.0 / sqrt((double)p->DH)),
-        band->c0, band->qoff, band->aoff};
+        band->c0, band->qoff, band->aoff, band->moff};
     lsvk_dispatch d = {.shader = LSVK_SHADER(ls_cls_partial), .label = label};
     d.spec[0] = lsvk__ls_wg_limit(ctx, 64); d.spec[1] = p->DH; d.spec[2] = p->cls_ct;
     d.spec_count = 3;

@@ -96,11 +96,13 @@ lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk
 
 /* One band of a forward whose tensors exceed one binding (ls_vision.c): views of K, V, S, Q and
  * ATT covering the band, the offsets at which the shaders find their values (index + off,
- * wrapping), and the band's chunks [c0, c0 + chunks) and token end. NULL: whole tensors. */
+ * wrapping), and the band's chunks [c0, c0 + chunks) and token end. NULL: whole tensors. ls_bidir.c
+ * also runs passes of a few sequences on views of its input, the mask offset by moff. */
 typedef struct lsvk__ls_band {
     const lsvk_tensor *k, *v, *s, *q, *att;
     uint32_t koff, soff, qoff, aoff;
     uint32_t c0, chunks, nend;
+    uint32_t moff; /* the mask's values at index + moff (it stays bound whole) */
 } lsvk__ls_band;
 
 /* The two halves of lsvk__ls_record_project, for forwards in bands. */

@@ -74,22 +74,22 @@ lsvk_status lsvk_layernorm(lsvk_cmd *cmd, const lsvk_tensor *x, const lsvk_tenso
     LSVK_TRY(lsvk__op_begin(ctx, cmd, &use, &immediate));
     uint32_t flags = (weight ? 1u : 0u) | (bias ? 2u : 0u);
     return lsvk__op_end(use, immediate,
-                        lsvk__record_layernorm_rows(use, "layernorm", x, weight, bias, y, (uint64_t)(x->numel / C),
+                        lsvk__record_layernorm_rows(use, "layernorm", x, weight, bias, y, 0, (uint64_t)(x->numel / C),
                                                     (uint32_t)C, flags, eps));
 }
 
 lsvk_status lsvk__record_layernorm_rows(lsvk_cmd *use, const char *label, const lsvk_tensor *x,
-                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t rows,
-                                        uint32_t C, uint32_t flags, float eps) {
+                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t first,
+                                        uint64_t rows, uint32_t C, uint32_t flags, float eps) {
     lsvk_context *ctx = lsvk__cmd_context(use);
     lsvk__layernorm_push push = {.rows = (uint32_t)rows, .C = C, .flags = flags, .eps = eps, .stride = C, .sub = 1};
     uint64_t limit = lsvk__binding_limit(ctx);
-    if ((uint64_t)rows * C * sizeof(float) <= limit && x->bytes <= limit && y->bytes <= limit)
+    if (first == 0 && x->bytes <= limit && y->bytes <= limit)
         return lsvk__record_layernorm(use, x, w, b, y, &push, label);
     /* rows in bands, each binding within the device's range */
-    for (uint64_t r0 = 0, n; r0 < rows; r0 += n) {
+    for (uint64_t r0 = first, n; r0 < first + rows; r0 += n) {
         uint64_t fit = lsvk__band_fit(ctx, 0, r0, C); /* x and y alike: same layout, aligned starts */
-        n = rows - r0 < fit ? rows - r0 : fit;
+        n = first + rows - r0 < fit ? first + rows - r0 : fit;
         if (n == 0)
             return lsvk__fail(ctx, LSVK_ERROR_LIMIT_EXCEEDED, "%s: a row of %u values is past what one binding may "
                               "cover (maxStorageBufferRange %llu bytes)", label, C,

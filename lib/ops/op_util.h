@@ -142,10 +142,10 @@ lsvk_status lsvk__record_linear_rows(lsvk_cmd *use, const lsvk_tensor *x, uint32
                                     uint32_t yoff, uint64_t M);
 
 /* LayerNorm (flags: bit 0 weight, bit 1 bias) over `rows` contiguous rows of C values of x into y
- * (y may be x), in bands where they exceed one binding. */
+ * (y may be x), from row `first` of both, in bands where they exceed one binding. */
 lsvk_status lsvk__record_layernorm_rows(lsvk_cmd *use, const char *label, const lsvk_tensor *x,
-                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t rows,
-                                        uint32_t C, uint32_t flags, float eps);
+                                        const lsvk_tensor *w, const lsvk_tensor *b, lsvk_tensor *y, uint64_t first,
+                                        uint64_t rows, uint32_t C, uint32_t flags, float eps);
 
 /* llvmpipe (lavapipe) ends the loops of a shader invocation after 65535 iterations in total, its
  * guard against endless shaders, silently. Ops whose loops would run longer there must split the
