@@ -194,8 +194,9 @@ typedef struct lsvk_tensor lsvk_tensor;
 /* A device tensor, row-major, rank 1..4, every dimension >= 1. Contents are undefined until
  * written. A tensor whose bytes exceed maxMemoryAllocationSize or the heap gives
  * LSVK_ERROR_LIMIT_EXCEEDED. One larger than maxStorageBufferRange (what one shader binding may
- * cover) is allowed: lsvk_linear(_ex), lsvk_layernorm and lsvk_vision_forward split their work
- * into bands that each bind within it; every other op refuses it with LSVK_ERROR_LIMIT_EXCEEDED. */
+ * cover) is allowed: lsvk_linear(_ex), lsvk_layernorm, lsvk_ls_forward and lsvk_vision_forward
+ * split their work into bands that each bind within it; every other op refuses it with
+ * LSVK_ERROR_LIMIT_EXCEEDED. */
 LSVK_API lsvk_status lsvk_tensor_create(lsvk_context *ctx, lsvk_dtype dtype, uint32_t rank,
                                         const int64_t *shape, lsvk_tensor **out);
 LSVK_API void lsvk_tensor_destroy(lsvk_tensor *t);
