@@ -282,23 +282,6 @@ static lsvk_status plan_bands(const lsvk_ls_layer *l, plan *p, bands *bd) {
     return LSVK_SUCCESS;
 }
 
-/* Views of rows [r0, r1) of the workspace's K, V (and S) for one band of the projection. */
-static void kvs_views(const lsvk_context *ctx, const lsvk__ls_ws *ws, const plan *p, uint64_t r0, uint64_t r1,
-                      lsvk_tensor v[3], lsvk__ls_band *band) {
-    uint64_t D = p->D, HR = (uint64_t)p->H * p->R;
-    uint32_t start;
-    v[0] = lsvk__view_span(ctx, ws->t[LSVK__LS_K], r0 * D, (r1 - r0) * D, &start);
-    v[1] = lsvk__view_span(ctx, ws->t[LSVK__LS_V], r0 * D, (r1 - r0) * D, &start);
-    band->k = &v[0];
-    band->v = &v[1];
-    band->koff = 0u - start;
-    if (ws->t[LSVK__LS_S]) {
-        v[2] = lsvk__view_span(ctx, ws->t[LSVK__LS_S], r0 * HR, (r1 - r0) * HR, &start);
-        band->s = &v[2];
-        band->soff = 0u - start;
-    }
-}
-
 /* ------------------------------------------------------------ recording */
 
 /* The landmarks: split softmax over the sequence (in bands of chunks when bd->proj), combine,
@@ -306,23 +289,8 @@ static void kvs_views(const lsvk_context *ctx, const lsvk__ls_ws *ws, const plan
 static lsvk_status record_landmarks(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
                                     const lsvk_tensor *mask, uint32_t moff) {
     lsvk_context *ctx = l->ctx;
-    uint32_t cls = (uint32_t)l->cfg.cls;
-    if (!bd->proj) {
-        lsvk__ls_band whole = {l->ws.t[LSVK__LS_K], l->ws.t[LSVK__LS_V], l->ws.t[LSVK__LS_S], NULL, NULL, 0, 0, 0, 0,
-                               0, p->proj_chunks, p->N, moff};
-        LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, &l->ws, mask, cls, &whole, "ls.project"));
-    } else {
-        for (uint32_t c0 = 0; c0 < p->proj_chunks; c0 += bd->proj) {
-            uint32_t c1 = c0 + bd->proj < p->proj_chunks ? c0 + bd->proj : p->proj_chunks;
-            uint32_t t1 = c1 * p->proj_chunk < p->N ? c1 * p->proj_chunk : p->N;
-            lsvk_tensor v[3];
-            lsvk__ls_band band = {.c0 = c0, .chunks = c1 - c0, .nend = t1, .moff = moff};
-            /* the first band also holds the CLS row, which chunk 0 copies */
-            kvs_views(ctx, &l->ws, p, c0 ? cls + (uint64_t)c0 * p->proj_chunk : 0, cls + (uint64_t)t1, v, &band);
-            LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, &l->ws, mask, cls, &band, "ls.project"));
-        }
-    }
-    LSVK_TRY(lsvk__ls_record_project_combine(use, ctx, p, &l->ws, "ls.project_combine"));
+    LSVK_TRY(lsvk__ls_record_project_bands(use, ctx, p, &l->ws, mask, (uint32_t)l->cfg.cls, bd->proj, moff,
+                                           "ls.project", "ls.project_combine"));
     lsvk_tensor *land = l->ws.t[LSVK__LS_LAND];
     return lsvk_layernorm(use, land, l->param[P_LNS_W], l->param[P_LNS_B], 1e-5f, land);
 }
@@ -387,29 +355,7 @@ static lsvk_status record_attention(lsvk_cmd *use, lsvk_ls_layer *l, const plan 
 /* CLS pooling into row 0 (uses the outputs before the conv), in bands of chunks when bd->cls. */
 static lsvk_status record_cls(lsvk_cmd *use, lsvk_ls_layer *l, const plan *p, const bands *bd,
                               const lsvk_tensor *mask, uint32_t moff) {
-    lsvk_context *ctx = l->ctx;
-    lsvk_tensor *const *t = l->ws.t;
-    if (!bd->cls) {
-        lsvk__ls_band whole = {t[LSVK__LS_K], t[LSVK__LS_V], NULL, t[LSVK__LS_Q], t[LSVK__LS_ATT], 0, 0, 0, 0,
-                               0, p->cls_chunks, p->N, moff};
-        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, &l->ws, mask, &whole, "ls.cls"));
-        return lsvk__ls_record_cls_combine(use, ctx, p, &l->ws, NULL, 0, "ls.cls_combine");
-    }
-    uint64_t D = p->D, ct = p->cls_ct;
-    uint32_t s0;
-    lsvk_tensor q = lsvk__view_span(ctx, t[LSVK__LS_Q], 0, D, &s0), k = lsvk__view_span(ctx, t[LSVK__LS_K], 0, D, &s0);
-    lsvk_tensor v = lsvk__view_span(ctx, t[LSVK__LS_V], 0, D, &s0);
-    for (uint32_t c0 = 0; c0 < p->cls_chunks; c0 += bd->cls) {
-        uint32_t c1 = c0 + bd->cls < p->cls_chunks ? c0 + bd->cls : p->cls_chunks;
-        uint64_t n1 = c1 * ct < p->N ? c1 * ct : p->N;
-        uint32_t as;
-        lsvk_tensor att = lsvk__view_span(ctx, t[LSVK__LS_ATT], (1 + c0 * ct) * D, (n1 - c0 * ct) * D, &as);
-        lsvk__ls_band band = {.k = &k, .v = &v, .q = &q, .att = &att, .aoff = 0u - as, .c0 = c0,
-                              .chunks = c1 - c0, .nend = (uint32_t)n1, .moff = moff};
-        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, &l->ws, mask, &band, "ls.cls"));
-    }
-    lsvk_tensor row0 = lsvk__view_span(ctx, t[LSVK__LS_ATT], 0, D, &s0);
-    return lsvk__ls_record_cls_combine(use, ctx, p, &l->ws, &row0, 0, "ls.cls_combine");
+    return lsvk__ls_record_cls_bands(use, l->ctx, p, &l->ws, mask, bd->cls, moff, "ls.cls", "ls.cls_combine");
 }
 
 /* The depthwise conv on V added to the token rows [n0, n1), through the given bindings. */

@@ -1,5 +1,6 @@
 /* The long-short layers' shared planning, workspace and recording (see ls_common.h). */
 #include "ops/ls_common.h"
+#include "ops/views.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -209,12 +210,11 @@ static lsvk_status record_combine(lsvk_cmd *use, const lsvk_context *ctx, const 
     return lsvk__cmd_record(use, &c);
 }
 
-lsvk_status lsvk__ls_record_project_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                         const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
-                                         const lsvk__ls_band *band, const char *label) {
-    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx), *sc = ws->t[LSVK__LS_S];
-    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], sc, NULL, NULL, 0, 0, 0, 0, 0, p->proj_chunks, p->N, 0};
-    if (!band) band = &whole;
+/* The projection's split reduction over one band's chunks. */
+static lsvk_status project_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                                const lsvk_tensor *mask, uint32_t cls, const lsvk__ls_band *band,
+                                const char *label) {
+    const lsvk_tensor *dummy = lsvk__dummy_tensor(ctx);
     struct { uint32_t N, N0, D, H, cls, has_mask, chunk, nchunks, has_scores, c0, koff, soff, nend, moff; } push = {
         p->N, p->N0, p->D, p->H, cls, mask != NULL, p->proj_chunk, p->proj_chunks, p->R > 0,
         band->c0, band->koff, band->soff, band->nend, band->moff};
@@ -239,25 +239,17 @@ lsvk_status lsvk__ls_record_project_part(lsvk_cmd *use, lsvk_context *ctx, const
     return lsvk__cmd_record(use, &d);
 }
 
-lsvk_status lsvk__ls_record_project_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                            const lsvk__ls_ws *ws, const char *label) {
+/* Merges the projection's chunks into the landmarks (ws LAND). */
+static lsvk_status project_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                                   const char *label) {
     combine_args ca = {p->B * p->H * p->M, p->proj_chunks, p->H, p->M, 0, p->M * p->D, p->D, p->B * p->M * p->D};
     return record_combine(use, ctx, label, ws->t[LSVK__LS_PART], ws->t[LSVK__LS_LAND], &ca,
                           p->shuffle ? p->sg : lsvk__ls_wg_limit(ctx, 64), p->DH, 2, lsvk__ls_proj_hdr(p));
 }
 
-lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                    const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
-                                    const char *label, const char *combine_label) {
-    LSVK_TRY(lsvk__ls_record_project_part(use, ctx, p, ws, mask, cls, NULL, label));
-    return lsvk__ls_record_project_combine(use, ctx, p, ws, combine_label);
-}
-
-lsvk_status lsvk__ls_record_cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
-                                     const lsvk_tensor *mask, const lsvk__ls_band *band, const char *label) {
-    lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], NULL, ws->t[LSVK__LS_Q], ws->t[LSVK__LS_ATT],
-                           0, 0, 0, 0, 0, p->cls_chunks, p->N, 0};
-    if (!band) band = &whole;
+/* The CLS / global token's split pooling over one band's chunks. */
+static lsvk_status cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                            const lsvk_tensor *mask, const lsvk__ls_band *band, const char *label) {
     struct { uint32_t N, N0, D, H, has_mask, nchunks; float scale; uint32_t c0, qoff, aoff, moff; } push = {
         p->N, p->N0, p->D, p->H, mask != NULL, p->cls_chunks, (float)(1.0 / sqrt((double)p->DH)),
         band->c0, band->qoff, band->aoff, band->moff};
@@ -274,15 +266,76 @@ lsvk_status lsvk__ls_record_cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsv
     return lsvk__cmd_record(use, &d);
 }
 
-lsvk_status lsvk__ls_record_cls_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                        const lsvk__ls_ws *ws, lsvk_tensor *att, uint32_t aoff, const char *label) {
+/* Merges the pooling's chunks into row 0 of att (NULL: ws ATT), written at aoff. */
+static lsvk_status cls_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
+                               lsvk_tensor *att, uint32_t aoff, const char *label) {
     combine_args ca = {p->B * p->H, p->cls_chunks, p->H, 1, aoff, p->N0 * p->D, 0, 0};
     return record_combine(use, ctx, label, ws->t[LSVK__LS_CLS], att ? att : ws->t[LSVK__LS_ATT], &ca,
                           lsvk__ls_wg_limit(ctx, 64), p->DH, 1, 2);
 }
 
-lsvk_status lsvk__ls_record_cls(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
-                                const lsvk_tensor *mask, const char *label, const char *combine_label) {
-    LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, p, ws, mask, NULL, label));
-    return lsvk__ls_record_cls_combine(use, ctx, p, ws, NULL, 0, combine_label);
+/* Views of rows [r0, r1) of the workspace's K, V (and S) for one band, with the offsets that make
+ * the shaders' absolute indices land in them. */
+static void band_kvs(const lsvk_context *ctx, const lsvk__ls_ws *ws, const lsvk__ls_plan *p, uint64_t r0,
+                     uint64_t r1, lsvk_tensor v[3], lsvk__ls_band *band) {
+    uint64_t D = p->D, HR = (uint64_t)p->H * p->R;
+    uint32_t start;
+    v[0] = lsvk__view_span(ctx, ws->t[LSVK__LS_K], r0 * D, (r1 - r0) * D, &start);
+    v[1] = lsvk__view_span(ctx, ws->t[LSVK__LS_V], r0 * D, (r1 - r0) * D, &start);
+    band->k = &v[0];
+    band->v = &v[1];
+    band->koff = 0u - start;
+    if (ws->t[LSVK__LS_S]) {
+        v[2] = lsvk__view_span(ctx, ws->t[LSVK__LS_S], r0 * HR, (r1 - r0) * HR, &start);
+        band->s = &v[2];
+        band->soff = 0u - start;
+    }
+}
+
+lsvk_status lsvk__ls_record_project_bands(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                          const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
+                                          uint32_t per_band, uint32_t moff, const char *label,
+                                          const char *combine_label) {
+    if (!per_band) {
+        lsvk__ls_band whole = {ws->t[LSVK__LS_K], ws->t[LSVK__LS_V], ws->t[LSVK__LS_S], NULL, NULL, 0, 0, 0, 0, 0,
+                               p->proj_chunks, p->N, moff};
+        LSVK_TRY(project_part(use, ctx, p, ws, mask, cls, &whole, label));
+    }
+    for (uint32_t c0 = 0; per_band && c0 < p->proj_chunks; c0 += per_band) {
+        uint32_t c1 = c0 + per_band < p->proj_chunks ? c0 + per_band : p->proj_chunks;
+        uint32_t t1 = c1 * p->proj_chunk < p->N ? c1 * p->proj_chunk : p->N;
+        lsvk_tensor v[3];
+        lsvk__ls_band band = {.c0 = c0, .chunks = c1 - c0, .nend = t1, .moff = moff};
+        /* the first band also holds the CLS / global row, which chunk 0 copies */
+        band_kvs(ctx, ws, p, c0 ? cls + (uint64_t)c0 * p->proj_chunk : 0, cls + (uint64_t)t1, v, &band);
+        LSVK_TRY(project_part(use, ctx, p, ws, mask, cls, &band, label));
+    }
+    return project_combine(use, ctx, p, ws, combine_label);
+}
+
+lsvk_status lsvk__ls_record_cls_bands(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                      const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t per_band,
+                                      uint32_t moff, const char *label, const char *combine_label) {
+    lsvk_tensor *const *t = ws->t;
+    if (!per_band) {
+        lsvk__ls_band whole = {t[LSVK__LS_K], t[LSVK__LS_V], NULL, t[LSVK__LS_Q], t[LSVK__LS_ATT], 0, 0, 0, 0,
+                               0, p->cls_chunks, p->N, moff};
+        LSVK_TRY(cls_part(use, ctx, p, ws, mask, &whole, label));
+        return cls_combine(use, ctx, p, ws, NULL, 0, combine_label);
+    }
+    uint64_t D = p->D, ct = p->cls_ct;
+    uint32_t s0;
+    lsvk_tensor q = lsvk__view_span(ctx, t[LSVK__LS_Q], 0, D, &s0), k = lsvk__view_span(ctx, t[LSVK__LS_K], 0, D, &s0);
+    lsvk_tensor v = lsvk__view_span(ctx, t[LSVK__LS_V], 0, D, &s0);
+    for (uint32_t c0 = 0; c0 < p->cls_chunks; c0 += per_band) {
+        uint32_t c1 = c0 + per_band < p->cls_chunks ? c0 + per_band : p->cls_chunks;
+        uint64_t n1 = c1 * ct < p->N ? c1 * ct : p->N;
+        uint32_t as;
+        lsvk_tensor att = lsvk__view_span(ctx, t[LSVK__LS_ATT], (1 + c0 * ct) * D, (n1 - c0 * ct) * D, &as);
+        lsvk__ls_band band = {.k = &k, .v = &v, .q = &q, .att = &att, .aoff = 0u - as, .c0 = c0,
+                              .chunks = c1 - c0, .nend = (uint32_t)n1, .moff = moff};
+        LSVK_TRY(cls_part(use, ctx, p, ws, mask, &band, label));
+    }
+    lsvk_tensor row0 = lsvk__view_span(ctx, t[LSVK__LS_ATT], 0, D, &s0);
+    return cls_combine(use, ctx, p, ws, &row0, 0, combine_label);
 }

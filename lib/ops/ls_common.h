@@ -88,12 +88,6 @@ lsvk_status lsvk__ls_record_layernorm(lsvk_cmd *use, lsvk_context *ctx, const ch
                                       const lsvk_tensor *w, const lsvk_tensor *b, uint32_t rows, uint32_t C,
                                       uint32_t skip);
 
-/* The landmark K/V entries into ws LAND: the split softmax over the N tokens (K, V, scores S,
- * mask, NULL for none), then its combine. cls: leading tokens copied into the first entries. */
-lsvk_status lsvk__ls_record_project(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                    const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
-                                    const char *label, const char *combine_label);
-
 /* One band of a forward whose tensors exceed one binding (ls_vision.c): views of K, V, S, Q and
  * ATT covering the band, the offsets at which the shaders find their values (index + off,
  * wrapping), and the band's chunks [c0, c0 + chunks) and token end. NULL: whole tensors. ls_bidir.c
@@ -105,21 +99,14 @@ typedef struct lsvk__ls_band {
     uint32_t moff; /* the mask's values at index + moff (it stays bound whole) */
 } lsvk__ls_band;
 
-/* The two halves of lsvk__ls_record_project, for forwards in bands. */
-lsvk_status lsvk__ls_record_project_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                         const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
-                                         const lsvk__ls_band *band, const char *label);
-lsvk_status lsvk__ls_record_project_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                            const lsvk__ls_ws *ws, const char *label);
-
-/* The two halves of lsvk__ls_record_cls; the combine writes row 0 of att (NULL: ws ATT) at aoff. */
-lsvk_status lsvk__ls_record_cls_part(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
-                                     const lsvk_tensor *mask, const lsvk__ls_band *band, const char *label);
-lsvk_status lsvk__ls_record_cls_combine(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
-                                        const lsvk__ls_ws *ws, lsvk_tensor *att, uint32_t aoff, const char *label);
-
-/* The CLS / global token (row 0) attending to [itself ; the N tokens' outputs in ATT], into ATT. */
-lsvk_status lsvk__ls_record_cls(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p, const lsvk__ls_ws *ws,
-                                const lsvk_tensor *mask, const char *label, const char *combine_label);
+/* The projection (split reduction + combine) and the CLS / global token's pooling, in bands of
+ * per_band chunks (0: whole tensors), the mask read at an offset of moff values. */
+lsvk_status lsvk__ls_record_project_bands(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                          const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t cls,
+                                          uint32_t per_band, uint32_t moff, const char *label,
+                                          const char *combine_label);
+lsvk_status lsvk__ls_record_cls_bands(lsvk_cmd *use, lsvk_context *ctx, const lsvk__ls_plan *p,
+                                      const lsvk__ls_ws *ws, const lsvk_tensor *mask, uint32_t per_band,
+                                      uint32_t moff, const char *label, const char *combine_label);
 
 #endif

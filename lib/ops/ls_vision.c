@@ -336,44 +336,12 @@ static lsvk_status make_plan(const lsvk_vision_layer *l, uint32_t B, bool banded
 
 /* ------------------------------------------------------------ recording */
 
-/* Views of rows [r0, r1) of the workspace tensors K, V (and S) as one band of a projection or
- * global-token pass, with the offsets that make the shaders' absolute indices land in them. */
-static void band_views(const lsvk_context *ctx, const lsvk__ls_ws *ws, const plan *p, uint64_t r0, uint64_t r1,
-                       lsvk_tensor v[3], lsvk__ls_band *band) {
-    uint64_t D = p->ls.D, HR = (uint64_t)p->ls.H * p->ls.R;
-    uint32_t start;
-    v[0] = lsvk__view_span(ctx, ws->t[LSVK__LS_K], r0 * D, (r1 - r0) * D, &start);
-    v[1] = lsvk__view_span(ctx, ws->t[LSVK__LS_V], r0 * D, (r1 - r0) * D, &start);
-    band->k = &v[0];
-    band->v = &v[1];
-    band->koff = 0u - start;
-    if (ws->t[LSVK__LS_S]) {
-        v[2] = lsvk__view_span(ctx, ws->t[LSVK__LS_S], r0 * HR, (r1 - r0) * HR, &start);
-        band->s = &v[2];
-        band->soff = 0u - start;
-    }
-}
-
 /* [global ; dp_rank projected] K/V entries: split softmax over the image tokens (in bands of
  * chunks past one binding), combine, LN_dp on the projected ones. */
 static lsvk_status record_landmarks(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
     lsvk_context *ctx = l->ctx;
-    if (!p->band_proj) {
-        LSVK_TRY(lsvk__ls_record_project(use, ctx, &p->ls, &l->ws, NULL, l->cfg.nglo, "vision.project",
-                                         "vision.project_combine"));
-    } else {
-        uint32_t nglo = l->cfg.nglo, chunk = p->ls.proj_chunk;
-        for (uint32_t c0 = 0; c0 < p->ls.proj_chunks; c0 += p->band_proj) {
-            uint32_t c1 = c0 + p->band_proj < p->ls.proj_chunks ? c0 + p->band_proj : p->ls.proj_chunks;
-            uint32_t t1 = c1 * chunk < p->ls.N ? c1 * chunk : p->ls.N;
-            lsvk_tensor v[3];
-            lsvk__ls_band band = {.c0 = c0, .chunks = c1 - c0, .nend = t1};
-            /* the first band also holds the global token's row, which chunk 0 copies */
-            band_views(ctx, &l->ws, p, c0 ? nglo + (uint64_t)c0 * chunk : 0, nglo + (uint64_t)t1, v, &band);
-            LSVK_TRY(lsvk__ls_record_project_part(use, ctx, &p->ls, &l->ws, NULL, nglo, &band, "vision.project"));
-        }
-        LSVK_TRY(lsvk__ls_record_project_combine(use, ctx, &p->ls, &l->ws, "vision.project_combine"));
-    }
+    LSVK_TRY(lsvk__ls_record_project_bands(use, ctx, &p->ls, &l->ws, NULL, l->cfg.nglo, p->band_proj, 0,
+                                           "vision.project", "vision.project_combine"));
     if (p->ls.R == 0) return LSVK_SUCCESS; /* the global entry alone */
     /* rows (kv, b, j); j = 0 is the global entry when nglo = 1, left as it is */
     return lsvk__ls_record_layernorm(use, ctx, "vision.dual_ln_dp", l->ws.t[LSVK__LS_LAND], l->param[P_LND_W][0],
@@ -437,25 +405,8 @@ static lsvk_status record_attention(lsvk_cmd *use, lsvk_vision_layer *l, const p
 /* The global token: [q_g.k_g ; q_g.out[n]] softmax, over [v_g ; out[n]], into attention row 0 (in
  * bands of chunks past one binding). */
 static lsvk_status record_global(lsvk_cmd *use, lsvk_vision_layer *l, const plan *p) {
-    lsvk_context *ctx = l->ctx;
-    if (!p->band_cls)
-        return lsvk__ls_record_cls(use, ctx, &p->ls, &l->ws, NULL, "vision.global", "vision.global_combine");
-    lsvk_tensor *const *t = l->ws.t;
-    uint64_t D = p->ls.D, ct = p->ls.cls_ct;
-    uint32_t s0;
-    lsvk_tensor q = lsvk__view_span(ctx, t[LSVK__LS_Q], 0, D, &s0), k = lsvk__view_span(ctx, t[LSVK__LS_K], 0, D, &s0);
-    lsvk_tensor v = lsvk__view_span(ctx, t[LSVK__LS_V], 0, D, &s0);
-    for (uint32_t c0 = 0; c0 < p->ls.cls_chunks; c0 += p->band_cls) {
-        uint32_t c1 = c0 + p->band_cls < p->ls.cls_chunks ? c0 + p->band_cls : p->ls.cls_chunks;
-        uint64_t n1 = c1 * ct < p->ls.N ? c1 * ct : p->ls.N;
-        uint32_t as;
-        lsvk_tensor att = lsvk__view_span(ctx, t[LSVK__LS_ATT], (1 + c0 * ct) * D, (n1 - c0 * ct) * D, &as);
-        lsvk__ls_band band = {.k = &k, .v = &v, .q = &q, .att = &att, .qoff = 0, .aoff = 0u - as,
-                              .c0 = c0, .chunks = c1 - c0, .nend = (uint32_t)n1};
-        LSVK_TRY(lsvk__ls_record_cls_part(use, ctx, &p->ls, &l->ws, NULL, &band, "vision.global"));
-    }
-    lsvk_tensor row0 = lsvk__view_span(ctx, t[LSVK__LS_ATT], 0, D, &s0);
-    return lsvk__ls_record_cls_combine(use, ctx, &p->ls, &l->ws, &row0, 0, "vision.global_combine");
+    return lsvk__ls_record_cls_bands(use, l->ctx, &p->ls, &l->ws, NULL, p->band_cls, 0, "vision.global",
+                                     "vision.global_combine");
 }
 
 /* The layer over p->ls.B images: rows of x from value xoff of its binding, of out from ooff. */
